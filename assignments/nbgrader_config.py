@@ -1,0 +1,12 @@
+"""nbgrader configuration for the reward-modeling course (run nbgrader from this directory)."""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader
+c.CourseDirectory.course_id = "reward-modeling"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+# Hidden graders, example submissions and reports live next to source/ but are never released.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "graders", "examples", "reports"]
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.enforce_metadata = True
+c.Execute.timeout = 60

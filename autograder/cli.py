@@ -1,0 +1,86 @@
+"""Command line: ``python -m autograder grade|batch ...``.
+
+    python -m autograder grade ps1_bradley_terry a.ipynb b.ipynb --json results.json
+    python -m autograder batch ps1_bradley_terry --course-dir assignments --jobs 2
+
+Exit status 0 means grading completed, whatever the scores; 2 is a usage or setup error, with a
+message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from autograder.assignment import SetupError
+from autograder.results import SubmissionResult
+
+EXIT_SETUP = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description="Sandboxed autograder for the reward-modeling course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    grade = sub.add_parser("grade", help="grade notebooks against an assignment's hidden grader")
+    grade.add_argument("assignment")
+    grade.add_argument("notebooks", nargs="+", type=Path)
+    grade.add_argument("--json", type=Path, help="write results here (Gradescope-compatible per submission)")
+    grade.add_argument("--course-dir", type=Path, default=Path("assignments"))
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    batch = sub.add_parser("batch", help="grade submitted/<student>/<assignment>/ into the nbgrader gradebook")
+    batch.add_argument("assignment")
+    batch.add_argument("--course-dir", type=Path, default=Path("assignments"))
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    batch.add_argument("--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)")
+    batch.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    return parser
+
+
+def _grade(args) -> int:
+    from autograder.judge import Grader
+
+    missing = [str(p) for p in args.notebooks if not p.exists()]
+    if missing:
+        print(f"error: no such notebook(s): {', '.join(missing)}", file=sys.stderr)
+        return EXIT_SETUP
+    results: list[SubmissionResult] = []
+    with Grader(args.assignment, args.course_dir, jobs=args.jobs) as grader:
+        bar = tqdm(total=len(args.notebooks), desc=f"grading {args.assignment}", unit="nb", disable=len(args.notebooks) < 2)
+        order = {str(p): i for i, p in enumerate(args.notebooks)}
+        for result in grader.grade_many(args.notebooks):
+            results.append(result)
+            bar.update()
+        bar.close()
+        isolation = grader.isolation
+    results.sort(key=lambda r: order[r.path])
+    for r in results:
+        print(f"{r.path}: {r.summary()}")
+    print(f"isolation: {isolation}")
+    if args.json:
+        from autograder.batch import atomic_write
+
+        atomic_write(args.json, json.dumps({"assignment": args.assignment, "isolation": isolation,
+                                            "submissions": [r.to_dict() for r in results]}, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.jobs < 1:
+        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_SETUP
+    try:
+        if args.command == "grade":
+            return _grade(args)
+        from autograder.batch import run_batch
+
+        return run_batch(args)
+    except SetupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_SETUP

@@ -1,0 +1,324 @@
+"""Grading: run a submission in the sandbox, then judge what came back with the hidden pytest grader.
+
+:meth:`Grader.grade` is the pure unit of work, ``(assignment, submission path) -> SubmissionResult``;
+a cluster backend only has to call it on another machine. :meth:`Grader.grade_many` runs sandboxes
+``jobs`` at a time in threads (the work happens in the sandbox processes) and judges each result
+in this thread as it arrives, because pytest runs one session at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder import codec
+from autograder.assignment import (
+    Assignment,
+    SetupError,
+    course_lib_dir,
+    load_assignment,
+    sandbox_binds,
+    student_course_lib,
+)
+from autograder.grading import STATUSES, Outcome, StudentFailure
+from autograder.notebook import SubmissionError, program_cells, read_notebook
+from autograder.pytest_plugin import OUTCOMES
+from autograder.results import SubmissionResult, TestResult
+from autograder.runner import Zygote, run_once
+from autograder.sandbox import Limits, SandboxConfig
+
+BASE_UID = 61000
+MAX_RESTARTS = 3
+
+
+@dataclass
+class SandboxRun:
+    """Plain data from one submission's sandbox runs, before judging."""
+
+    path: str
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    cells: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    output: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class Grader:
+    """Grades submissions of one assignment. Use as a context manager (it owns a zygote process)."""
+
+    def __init__(
+        self,
+        assignment: str,
+        course_dir: str | Path = "assignments",
+        jobs: int | None = None,
+        limits: Limits | None = None,
+        cell_timeout: float = 60.0,
+    ):
+        self.assignment: Assignment = load_assignment(assignment, course_dir)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        self.cell_timeout = cell_timeout
+        self.zygote = Zygote(self.assignment.preload)  # imports torch while we set up the rest
+        self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self) -> None:
+        real = course_lib_dir()
+        self._binds = sandbox_binds()
+        course = str(self.assignment.course_dir)
+        for path in self._binds + [str(real)]:
+            if path != "/" and (course + "/").startswith(path.rstrip("/") + "/"):
+                raise SetupError(f"{path} would be visible in the sandbox and contains the course directory {course}")
+        stub = student_course_lib(real, self._workdir / "student", self.assignment.reference, self.assignment.name)
+        self._overlays = [(str(stub), str(real))]
+        (self._workdir / "root").mkdir()
+        self._slots: queue.Queue[int] = queue.Queue()
+        for slot in range(self.jobs):
+            self._slots.put(slot)
+        self._source_nb = read_notebook(self.assignment.source_notebook)
+        self.tests = self._collect()
+
+    @property
+    def isolation(self) -> str:
+        return self.zygote.level
+
+    def close(self) -> None:
+        self.zygote.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- sandbox ------------------------------------------------------------------------------
+
+    def _config(self, slot: int) -> dict:
+        level = self.zygote.level
+        if level == "none":
+            raise SetupError("no isolation is available on this machine (need root or user namespaces)")
+        return SandboxConfig(
+            level=level,
+            root_dir=str(self._workdir / "root"),
+            uid=BASE_UID + slot,
+            binds=self._binds,
+            overlays=self._overlays,
+            limits=self.limits,
+        ).to_dict()
+
+    def run_sandbox(self, path: str | Path) -> SandboxRun:
+        """Run one submission's code and probes in the sandbox; return plain outcomes."""
+        start = time.monotonic()
+        run = SandboxRun(path=str(path))
+        try:
+            nb = read_notebook(path)
+            cells, run.notes = program_cells(nb, self._source_nb)
+        except SubmissionError as err:
+            run.error = str(err)
+            return run
+        specs = self.assignment.probe_specs()
+        names = {s["id"]: s["name"] for s in specs}
+        labels = {s["name"]: s["label"] for s in specs}
+        remaining = specs
+        slot = self._slots.get()
+        try:
+            for attempt in range(MAX_RESTARTS + 1):
+                job = {
+                    "sandbox": self._config(slot),
+                    "cells": [{"label": c.label, "source": c.source} for c in cells],
+                    "probes": remaining,
+                    "drivers": self.assignment.drivers,
+                }
+                log = run_once(self.zygote, job, self.cell_timeout)
+                if log.setup_error:
+                    raise SetupError(f"the sandbox could not be built: {log.setup_error}")
+                if attempt == 0:
+                    run.cells = _cell_records(log.frames, cells)
+                    run.output = log.output.decode("utf-8", "replace") + (
+                        f"\n[... {log.output_dropped} more bytes of output dropped]" if log.output_dropped else ""
+                    )
+                for frame in log.frames:
+                    if frame.get("kind") == "probe" and frame.get("id") in names:
+                        name = names[frame["id"]]
+                        run.outcomes.setdefault(name, _outcome(labels[name], frame))
+                done = {s["id"] for s in remaining if names[s["id"]] in run.outcomes}
+                if log.ended_in is None and len(done) == len(remaining):
+                    break
+                where, index = log.ended_in or ("probe", None)
+                reason = log.killed or "the process exited"
+                if where == "cell":
+                    label = cells[index].label if isinstance(index, int) and index < len(cells) else "?"
+                    run.notes.append(f"cell {label}: {reason}")
+                    for s in remaining:
+                        run.outcomes.setdefault(s["name"], Outcome(s["label"], "not_run", message=f"the notebook's code did not finish (cell {label}: {reason})"))
+                    break
+                if index in names and names[index] not in run.outcomes:
+                    status = "timeout" if log.killed and "time limit" in log.killed else "crashed"
+                    run.outcomes[names[index]] = Outcome(labels[names[index]], status, message=reason)
+                    run.notes.append(f"probe {names[index]}: {reason}")
+                remaining = [s for s in remaining if s["name"] not in run.outcomes]
+                if not remaining:
+                    break
+            for s in specs:
+                run.outcomes.setdefault(s["name"], Outcome(s["label"], "not_run", message="too many timeouts or crashes"))
+        finally:
+            self._slots.put(slot)
+        run.seconds = time.monotonic() - start
+        return run
+
+    # -- judging --------------------------------------------------------------------------------
+
+    def _pytest(self, outcomes: dict[str, Outcome] | None) -> list[TestResult]:
+        recorder = _Recorder(outcomes)
+        args = [
+            str(self.assignment.grader_path),
+            "-o", "addopts=", "-p", "no:terminal", "-p", "no:cacheprovider",
+            "-p", "no:unraisableexception", "-p", "no:threadexception",  # each forces gc.collect (0.3 s)
+            "-p", "no:faulthandler", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:stepwise",
+            "--rootdir", str(self.assignment.grader_path.parent),
+        ]
+        if outcomes is None:
+            args.append("--collect-only")
+        code = pytest.main(args, plugins=[recorder])
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            raise SetupError(f"the grader {self.assignment.grader_path} did not run (pytest exit {int(code)}): {recorder.problem}")
+        return recorder.tests
+
+    def _collect(self) -> list[TestResult]:
+        tests = self._pytest(None)
+        if not tests:
+            raise SetupError(f"the grader {self.assignment.grader_path} has no tests")
+        return tests
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def judge(self, run: SandboxRun) -> SubmissionResult:
+        """Score a sandbox run with the hidden tests (in this process, on plain data)."""
+        result = SubmissionResult(
+            path=run.path, score=0.0, max_score=self.max_score, error=run.error, notes=run.notes,
+            cells=run.cells, student_output=run.output, isolation=self.isolation, seconds=run.seconds,
+        )
+        if run.error:
+            result.tests = [
+                TestResult(t.name, 0.0, t.max_score, "failed", f"not graded: {run.error}", t.cell) for t in self.tests
+            ]
+            return result
+        start = time.monotonic()
+        got = {t.name: t for t in self._pytest(run.outcomes)}
+        result.tests = [
+            got.get(t.name) or TestResult(t.name, 0.0, t.max_score, "failed", "the test did not run", t.cell)
+            for t in self.tests
+        ]
+        result.score = sum(t.score for t in result.tests)
+        result.seconds += time.monotonic() - start
+        return result
+
+    def grade(self, path: str | Path) -> SubmissionResult:
+        """The pure unit of work: one submission in, one result record out."""
+        return self.judge(self.run_sandbox(path))
+
+    def grade_many(self, paths: Iterable[str | Path]) -> Iterator[SubmissionResult]:
+        """Grade ``paths`` with ``jobs`` sandboxes at a time; yields results as they finish."""
+        with ThreadPoolExecutor(self.jobs) as pool:
+            futures = [pool.submit(self.run_sandbox, p) for p in paths]
+            for future in as_completed(futures):
+                yield self.judge(future.result())
+
+
+def _outcome(name: str, frame: dict) -> Outcome:
+    """Build an Outcome from an untrusted frame, checking every field's type."""
+    status = frame.get("status")
+    if status not in STATUSES:
+        return Outcome(name, "crashed", message=f"unreadable result (status {str(status)[:40]!r})")
+
+    def text(key: str, n: int = 2000) -> str:
+        return str(frame.get(key, ""))[:n]
+
+    seconds = frame.get("seconds")
+    outcome = Outcome(
+        name, status, exception=text("exception", 100) or None, message=text("message") or text("name", 200),
+        seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
+    )
+    bases = frame.get("builtin_bases")
+    if isinstance(bases, list):
+        outcome.builtin_bases = [str(b)[:100] for b in bases[:20]]
+    if status == "returned":
+        try:
+            outcome.value = codec.decode(frame.get("value"))
+            outcome.grads = codec.decode(frame["grads"]) if "grads" in frame else None
+        except codec.WireError as err:
+            return Outcome(name, "crashed", message=f"returned data the grader cannot read: {err}")
+    return outcome
+
+
+def _cell_records(frames: list[dict], cells) -> list[dict]:
+    records = [{"label": c.label, "origin": c.origin, "status": "not run", "error": ""} for c in cells]
+    for f in frames:
+        i = f.get("index")
+        if f.get("kind") == "cell" and type(i) is int and 0 <= i < len(records):
+            records[i]["status"] = "error" if f.get("status") == "error" else "ok"
+            records[i]["error"] = str(f.get("error", ""))[:3000]
+    return records
+
+
+class _Recorder:
+    """pytest plugin object: injects the outcomes and records one TestResult per test."""
+
+    def __init__(self, outcomes: dict[str, Outcome] | None):
+        self.outcomes = outcomes
+        self.tests: list[TestResult] = []
+        self.problem = ""
+
+    def pytest_configure(self, config):
+        if self.outcomes is not None:
+            config.stash[OUTCOMES] = self.outcomes
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            mark = item.get_closest_marker("points")
+            if mark is None or not mark.args or "cell" not in mark.kwargs:
+                self.problem = f"{item.nodeid} has no @points(n, cell=...) marker"
+                raise pytest.UsageError(self.problem)
+            if self.outcomes is None:
+                self.tests.append(TestResult(item.name, 0.0, float(mark.args[0]), "failed", "", mark.kwargs["cell"]))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.problem = str(report.longrepr)[-2000:]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            mark = item.get_closest_marker("points")
+            points = float(mark.args[0])
+            passed = report.passed
+            message = "" if passed else _message(call.excinfo)
+            self.tests.append(TestResult(item.name, points if passed else 0.0, points, "passed" if passed else "failed", message, mark.kwargs["cell"]))
+
+
+def _message(excinfo) -> str:
+    if excinfo is None:
+        return "failed"
+    if isinstance(excinfo.value, StudentFailure):
+        return str(excinfo.value)[:2000]
+    text = excinfo.exconly()
+    return text[:2000]

@@ -1,0 +1,218 @@
+"""The judge's side of the sandbox: start the zygote, send jobs, enforce time and size limits.
+
+:class:`Zygote` starts ``python -m autograder.zygote`` once; :func:`run_submission` sends a job,
+reads the result pipe line by line (each line a JSON frame, parsed as untrusted data) and the
+output pipe (kept up to a cap), and kills the job's process tree when a cell or probe overruns.
+When a probe times out or crashes the process, the remaining probes run again in a fresh sandbox,
+so one bad probe costs one test, not the submission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+FRAME_LIMIT = 16 * 2**20  # bytes of result frames per run
+OUTPUT_LIMIT = 64 * 2**10  # bytes of student output kept
+GRACE = 2.0  # seconds after a probe's own alarm before the process is killed
+KILL_WAIT = 5.0
+ZYGOTE_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "HOME": os.environ.get("HOME", "/tmp"),
+    "LANG": "C.UTF-8",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+class ZygoteError(RuntimeError):
+    """The zygote could not start or stopped answering (a setup problem)."""
+
+
+class Zygote:
+    """A warm interpreter with ``modules`` imported, forking one sandbox per job."""
+
+    def __init__(self, modules: list[str]):
+        self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.zygote", str(child.fileno()), ",".join(modules)],
+            pass_fds=[child.fileno()],
+            env=ZYGOTE_ENV,
+            cwd="/",
+        )
+        child.close()
+        self._lock = threading.Lock()
+        self._hello: dict | None = None
+
+    def hello(self) -> dict:
+        """Wait for the zygote to finish importing; returns its isolation level and preload report."""
+        with self._lock:
+            if self._hello is None:
+                data = self._sock.recv(65536)
+                if not data:
+                    raise ZygoteError(f"the sandbox zygote exited while starting (exit code {self.proc.wait()})")
+                self._hello = json.loads(data)
+        return self._hello
+
+    @property
+    def level(self) -> str:
+        return self.hello()["level"]
+
+    def spawn(self, fds: list[int]) -> int:
+        """Fork a supervisor holding ``fds`` (job in, results out, output out); returns its pid."""
+        header = json.dumps({"level": self.level}).encode()
+        with self._lock:
+            socket.send_fds(self._sock, [header], fds)
+            reply = self._sock.recv(65536)
+        if not reply:
+            raise ZygoteError("the sandbox zygote stopped answering")
+        return int(json.loads(reply)["pid"])
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        finally:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class RunLog:
+    """Everything one sandbox run produced, parsed but not judged."""
+
+    frames: list[dict] = field(default_factory=list)
+    output: bytes = b""
+    output_dropped: int = 0
+    killed: str | None = None  # why the judge killed the run, if it did
+    ended_in: tuple[str, int] | None = None  # ("cell", i) or ("probe", id) running when the run ended early
+    setup_error: str | None = None
+    seconds: float = 0.0
+
+
+def _kill(pidfd: int) -> None:
+    with contextlib.suppress(OSError):  # already gone
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+
+def _wait_exit(pidfd: int, timeout: float) -> None:
+    sel = selectors.DefaultSelector()
+    sel.register(pidfd, selectors.EVENT_READ)  # readable once the process has exited
+    sel.select(timeout)
+    sel.close()
+
+
+def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
+    """One sandbox run of ``job``: all cells, then the job's probes in order."""
+    job_r, job_w = os.pipe()
+    result_r, result_w = os.pipe()
+    output_r, output_w = os.pipe()
+    start = time.monotonic()
+    try:
+        pid = zygote.spawn([job_r, result_w, output_w])
+        pidfd = os.pidfd_open(pid)  # the supervisor waits for its child, so it is alive here
+    finally:
+        for fd in (job_r, result_w, output_w):
+            os.close(fd)
+    log = RunLog()
+    timeouts = {p["id"]: p["timeout"] for p in job["probes"]}
+    writer = threading.Thread(target=_write_all, args=(job_w, json.dumps(job).encode()), daemon=True)
+    writer.start()
+    sel = selectors.DefaultSelector()
+    sel.register(result_r, selectors.EVENT_READ, "result")
+    sel.register(output_r, selectors.EVENT_READ, "output")
+    buffer, received = b"", 0
+    deadline, current = start + cell_timeout, None
+    kill_deadline = None
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if kill_deadline is None and now > deadline:
+                log.killed = f"{current[0]} {current[1]} ran past its time limit" if current else "time limit"
+                _kill(pidfd)
+                kill_deadline = now + KILL_WAIT
+            if kill_deadline is not None and now > kill_deadline:
+                break  # nothing more will come
+            for key, _ in sel.select(timeout=0.2):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fd)
+                    continue
+                if key.data == "output":
+                    keep = max(0, OUTPUT_LIMIT - len(log.output))
+                    log.output += chunk[:keep]
+                    log.output_dropped += len(chunk) - len(chunk[:keep])
+                    continue
+                received += len(chunk)
+                if received > FRAME_LIMIT and kill_deadline is None:
+                    log.killed = f"returned more than {FRAME_LIMIT // 2**20} MiB of data"
+                    _kill(pidfd)
+                    kill_deadline = time.monotonic() + KILL_WAIT
+                    continue
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    frame = _parse_frame(line)
+                    if frame is None:
+                        continue
+                    log.frames.append(frame)
+                    kind = frame.get("kind")
+                    if kind == "cell_start" and type(frame.get("index")) is int:
+                        current = ("cell", frame["index"])
+                    elif kind == "probe_start" and frame.get("id") in timeouts:
+                        current = ("probe", frame["id"])
+                        deadline = time.monotonic() + timeouts[frame["id"]] + GRACE
+                    elif kind in ("cell", "probe"):
+                        current = None
+                    elif kind == "setup_error":
+                        log.setup_error = str(frame.get("message"))[:500]
+    finally:
+        _kill(pidfd)  # whatever happened, nothing of this job survives it
+        _wait_exit(pidfd, KILL_WAIT)
+        os.close(pidfd)
+        sel.close()
+        for fd in (result_r, output_r):
+            os.close(fd)
+        writer.join(timeout=1)
+    if not any(f.get("kind") == "done" for f in log.frames):
+        log.ended_in = current
+    log.seconds = time.monotonic() - start
+    return log
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        pass  # the sandbox died before reading its job
+    finally:
+        os.close(fd)
+
+
+def _parse_frame(line: bytes) -> dict | None:
+    def reject(name):
+        raise ValueError(name)
+
+    try:
+        frame = json.loads(line, parse_constant=reject)
+    except (ValueError, RecursionError):
+        return None
+    return frame if isinstance(frame, dict) else None

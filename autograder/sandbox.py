@@ -1,0 +1,252 @@
+"""Linux isolation for student code: namespaces, a private root, rlimits and an unprivileged user.
+
+A submission runs in a process tree built by :func:`enter_pid_namespace` (in the supervisor) and
+:func:`enter_sandbox` (in the child that becomes pid 1 of a fresh pid namespace):
+
+* new mount, network, IPC, UTS and pid namespaces: no network, no view of host processes, and when
+  pid 1 exits the kernel kills every process the student started, daemons included;
+* a new root built on tmpfs holding only read-only binds of the system and Python directories,
+  the student copy of ``course_lib`` and a private ``/tmp``; the course directory, graders,
+  solutions, gradebook and other submissions are simply not in it;
+* rlimits on address space, CPU time, processes, file size and open files, then a dedicated
+  unprivileged uid (or, without root, a user namespace with every capability dropped).
+
+Levels (:func:`detect_level`): ``namespaces`` as root, ``user-namespace`` without root,
+``unprivileged-user`` (no namespaces, but root can switch uid), ``none`` (limits only).
+Python 3.11 has no ``os.unshare``, so the system calls go through ``ctypes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import resource
+import socket
+from dataclasses import asdict, dataclass, field
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 38, 4
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine)
+LEVELS = ("namespaces", "user-namespace", "unprivileged-user", "none")
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be built (a setup problem, not the student's fault)."""
+
+
+def _check(ret: int, what: str) -> int:
+    if ret == -1:
+        err = ctypes.get_errno()
+        raise SandboxError(f"{what} failed: {os.strerror(err)}")
+    return ret
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def enc(s: str | None) -> bytes | None:
+        return None if s is None else s.encode()
+
+    _check(
+        _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+        f"mount {source} on {target}",
+    )
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
+
+
+@dataclass
+class Limits:
+    """Resource limits for one submission (bytes and seconds)."""
+
+    memory_bytes: int = 3 * 2**30  # address space the student may add to the preloaded interpreter
+    cpu_seconds: int = 120
+    processes: int = 64
+    file_bytes: int = 32 * 2**20
+    open_files: int = 256
+    tmp_bytes: int = 64 * 2**20
+
+
+@dataclass
+class SandboxConfig:
+    """What the child needs to build its sandbox; plain data so it travels in the job."""
+
+    level: str = "namespaces"
+    root_dir: str = ""  # an empty host directory (judge-owned) on which the new root is mounted
+    uid: int = 61000  # dedicated unprivileged uid (root levels)
+    binds: list[str] = field(default_factory=list)  # host paths bound read-only at the same path
+    overlays: list[tuple[str, str]] = field(default_factory=list)  # (host path, sandbox path), read-only
+    limits: Limits = field(default_factory=Limits)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SandboxConfig:
+        d = dict(d)
+        d["limits"] = Limits(**d["limits"])
+        d["overlays"] = [tuple(o) for o in d["overlays"]]
+        return cls(**d)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def enter_pid_namespace(level: str) -> None:
+    """In the supervisor: make its next child pid 1 of a new pid namespace (and user namespace)."""
+    if level == "namespaces":
+        unshare(CLONE_NEWPID)
+    elif level == "user-namespace":
+        uid, gid = os.getuid(), os.getgid()
+        unshare(CLONE_NEWUSER | CLONE_NEWPID)
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+
+
+def _bind(src: str, dst: str, device: bool = False) -> None:
+    if os.path.islink(src):
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.symlink(os.readlink(src), dst)
+        return
+    if os.path.isdir(src):
+        os.makedirs(dst, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        open(dst, "a").close()
+    mount(src, dst, None, MS_BIND | MS_REC)
+    mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | (0 if device else MS_NODEV))
+
+
+def _build_root(config: SandboxConfig) -> None:
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks to the host
+    root = config.root_dir
+    if not (root and os.path.isdir(root)):
+        raise SandboxError(f"root_dir {root!r} is not a directory")
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=755")
+    for path in config.binds:
+        if os.path.lexists(path):
+            _bind(path, root + path)
+    for src, dst in config.overlays:
+        _bind(src, root + dst)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config.limits.tmp_bytes},mode=1777")
+    os.makedirs(root + "/dev/shm", exist_ok=True)
+    mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    for dev in ("null", "zero", "random", "urandom"):
+        _bind("/dev/" + dev, root + "/dev/" + dev, device=True)
+    os.symlink("/proc/self/fd", root + "/dev/fd")
+    os.makedirs(root + "/proc", exist_ok=True)
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chdir(root)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _set_limits(limits: Limits) -> None:
+    import re
+
+    with open("/proc/self/status") as f:
+        vm_size = int(re.search(r"VmSize:\s+(\d+) kB", f.read()).group(1)) * 1024
+    address_space = vm_size + limits.memory_bytes
+    for name, value in (
+        ("RLIMIT_AS", address_space),
+        ("RLIMIT_CPU", limits.cpu_seconds),
+        ("RLIMIT_FSIZE", limits.file_bytes),
+        ("RLIMIT_NOFILE", limits.open_files),
+        ("RLIMIT_CORE", 0),
+    ):
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _drop_capabilities() -> None:
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    _check(_libc.syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def _set_process_limit(config: SandboxConfig) -> None:
+    n = config.limits.processes
+    if config.level in ("user-namespace", "none"):
+        n += _count_processes(os.getuid())  # the limit counts every process of this uid
+    resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def _count_processes(uid: int) -> int:
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):  # the process ended meanwhile
+                count += os.stat(f"/proc/{pid}").st_uid == uid
+    return count
+
+
+def enter_sandbox(config: SandboxConfig) -> None:
+    """In pid 1 of the new pid namespace: build the private root, set limits, drop privileges."""
+    prctl(PR_SET_PDEATHSIG, 9)  # if the supervisor dies, so do we (and with us the namespace)
+    if config.level in ("namespaces", "user-namespace"):
+        unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+        socket.sethostname("sandbox")
+        _build_root(config)
+    _set_limits(config.limits)
+    _set_process_limit(config)
+    if config.level in ("namespaces", "unprivileged-user"):
+        os.setgroups([])
+        os.setresgid(config.uid, config.uid, config.uid)
+        os.setresuid(config.uid, config.uid, config.uid)
+        prctl(PR_SET_PDEATHSIG, 9)  # a uid change clears it
+    elif config.level == "user-namespace":
+        _drop_capabilities()
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_DUMPABLE, 0)
+
+
+def detect_level() -> str:
+    """The strongest isolation this machine allows, found by trying it in a throwaway child."""
+    for level in ("namespaces", "user-namespace", "unprivileged-user"):
+        if level in ("namespaces", "unprivileged-user") and os.geteuid() != 0:
+            continue
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                if level == "unprivileged-user":
+                    os.setresuid(65534, 65534, 65534)
+                else:
+                    enter_pid_namespace(level)
+                    unshare(CLONE_NEWNS | CLONE_NEWNET)
+                    mount(None, "/", None, MS_REC | MS_PRIVATE)
+                    mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m")  # only in this child's namespace
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            return level
+    return "none"

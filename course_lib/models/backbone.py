@@ -1,0 +1,134 @@
+"""Transformer backbones without a model hub (book chapters 4 and 10).
+
+The course never downloads weights. :func:`build_tiny_backbone` builds a GPT-2-style model with a
+byte-level BPE tokenizer trained, in a few milliseconds, on text from our own arithmetic generator.
+:func:`load_backbone` loads a real checkpoint such as ``distilgpt2`` from the local Hugging Face
+cache or a folder (``local_files_only=True``) and says how to get it when it is missing. Both return
+``(base_model, tokenizer)``; the base model maps ``input_ids`` to ``.last_hidden_state`` ``[B, T, H]``,
+so the reward-model and PRM code is the same for both.
+
+Example:
+    >>> model, tokenizer = build_tiny_backbone()
+    >>> model.config.n_layer, tokenizer.pad_token, tokenizer.eos_token
+    (2, '<pad>', '<|endoftext|>')
+    >>> tokenizer.tokenize("So 45 - 18")
+    ['So', 'Ġ', '4', '5', 'Ġ-', 'Ġ', '1', '8']
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from course_lib.data.arithmetic import ProblemGenerator
+
+EOS_TOKEN = "<|endoftext|>"
+PAD_TOKEN = "<pad>"
+TINY = "tiny"
+
+
+@dataclass(frozen=True)
+class TinyBackboneConfig:
+    """A GPT-2 small enough to train on a laptop CPU in seconds (about 0.1M parameters)."""
+
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    n_positions: int = 256
+    vocab_size: int = 512  # upper bound; the BPE stops earlier on a repetitive corpus
+    corpus_size: int = 1500  # problems used to train the tokenizer
+    seed: int = 0
+
+
+def course_corpus(n_problems: int = 1500, seed: int = 0) -> list[str]:
+    """Questions, correct and wrong solutions from the arithmetic generator: the tokenizer's corpus."""
+    gen = ProblemGenerator(seed=seed)
+    texts = []
+    for _ in range(n_problems):
+        problem = gen.problem()
+        texts += [problem.question, gen.correct_solution(problem).text, gen.wrong_solution(problem).text]
+    return texts
+
+
+@lru_cache(maxsize=4)
+def train_tokenizer(vocab_size: int = 512, n_problems: int = 1500, seed: int = 0):
+    """Train a byte-level BPE on :func:`course_corpus`; digits stay single tokens so numbers are spelled.
+
+    ``<|endoftext|>`` is BOS and EOS; ``<pad>`` is a separate padding token, so padding never hides EOS.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if vocab_size < 300:
+        raise ValueError(f"vocab_size must be >= 300 (256 bytes + merges), got {vocab_size}")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOS_TOKEN, PAD_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(course_corpus(n_problems, seed), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN
+    )
+
+
+def build_tiny_backbone(config: TinyBackboneConfig | None = None):
+    """Build ``(GPT2Model, tokenizer)`` locally, seeded, with ``bos/eos/pad`` ids set in the config."""
+    from transformers import GPT2Config, GPT2Model
+
+    config = config or TinyBackboneConfig()
+    tokenizer = train_tokenizer(config.vocab_size, config.corpus_size, config.seed)
+    gpt2_config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=config.n_positions,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        model = GPT2Model(gpt2_config)
+    return model, tokenizer
+
+
+def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
+    """Return ``(base_model, tokenizer)`` for ``"tiny"``, a local folder, or a cached hub name.
+
+    Nothing is downloaded unless ``local_files_only=False``. GPT-2 tokenizers have no pad token; we
+    reuse EOS for padding (the reward model pools with the attention mask, so EOS is never mistaken
+    for padding) and record it in ``model.config.pad_token_id``.
+    """
+    if name_or_path == TINY:
+        return build_tiny_backbone()
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local_files_only)
+        model = AutoModel.from_pretrained(name_or_path, local_files_only=local_files_only)
+    except OSError as err:
+        cache = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
+        raise OSError(
+            f"backbone {name_or_path!r} is not available offline (looked in the folder and in the "
+            f"Hugging Face cache under {cache}). On a machine with network access run\n"
+            f"    python -c \"from transformers import AutoModel, AutoTokenizer; "
+            f"AutoModel.from_pretrained('{name_or_path}'); AutoTokenizer.from_pretrained('{name_or_path}')\"\n"
+            f"then copy that cache here (or set HF_HOME to it), or pass a folder written by "
+            f"save_pretrained(). Use load_backbone('tiny') to work without it."
+        ) from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer

@@ -1,0 +1,93 @@
+"""Figures the book and the main job draw; each takes data from ``course_lib`` and returns a Figure.
+
+Example:
+    >>> fig = plot_orm_vs_prm("Step 1: 2 + 2 = 4.\\nThe answer is: 4")
+    >>> [ax.get_title() for ax in fig.axes]
+    ['ORM: single terminal reward', 'PRM: per-step reward']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+    matplotlib.use("Agg")  # scripts and tests have no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from course_lib.credit_assignment.process_reward import assign_step_rewards  # noqa: E402
+
+
+def orm_signal(n_steps: int, outcome_reward: float = 1.0) -> list[float]:
+    """An outcome reward model's signal over ``n_steps``: 0 everywhere but the last step."""
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    return [0.0] * (n_steps - 1) + [float(outcome_reward)]
+
+
+def plot_orm_vs_prm(solution: str, outcome_reward: float = 1.0, decay: float = 0.9):
+    """The seed's two-panel figure: ORM's one terminal reward vs interpolated per-step rewards."""
+    prm = [r for _, r in assign_step_rewards(solution, outcome_reward, decay)]
+    steps = list(range(1, len(prm) + 1))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    ax1.bar(steps, orm_signal(len(prm), outcome_reward), color="steelblue", alpha=0.8, label="ORM")
+    ax1.set_title("ORM: single terminal reward")
+    ax2.bar(steps, prm, color="seagreen", alpha=0.8, label=f"PRM (decay={decay})")
+    ax2.set_title("PRM: per-step reward")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("step")
+        ax.set_xticks(steps)
+        ax.legend()
+    ax1.set_ylabel("reward")
+    fig.suptitle("ORM vs PRM signal density")
+    fig.tight_layout()
+    return fig
+
+
+def plot_decay_sweep(solution: str, decays: Sequence[float] = (0.5, 0.8, 0.9, 1.0), outcome_reward: float = 1.0):
+    """Step rewards from :func:`assign_step_rewards` for several decays, one line each."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for decay in decays:
+        rewards = [r for _, r in assign_step_rewards(solution, outcome_reward, decay)]
+        ax.plot(range(1, len(rewards) + 1), rewards, marker="o", label=f"decay={decay}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("step reward")
+    ax.set_title("Interpolated step rewards")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curve(history):
+    """Training loss (smoothed) and held-out accuracy from a :class:`TrainingHistory`."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    window = max(1, len(history.loss) // 20)
+    smooth = [sum(history.loss[max(0, i - window + 1) : i + 1]) / len(history.loss[max(0, i - window + 1) : i + 1]) for i in range(len(history.loss))]
+    ax1.plot(history.step, history.loss, alpha=0.3, label="per step")
+    ax1.plot(history.step, smooth, label=f"mean of {window}")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("Bradley-Terry loss")
+    ax1.legend()
+    ax2.plot(history.eval_step, history.eval_accuracy, marker="o")
+    ax2.axhline(0.5, color="grey", linestyle=":", label="chance")
+    ax2.set_ylim(0.4, 1.02)
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("held-out pairwise accuracy")
+    ax2.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(curves: dict[str, list[tuple[float, float, int]]], title: str = "Reliability diagram"):
+    """Reliability diagram: accuracy vs mean confidence per bin, one line per named curve."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for name, curve in curves.items():
+        ax.plot([c for c, _, _ in curve], [a for _, a, _ in curve], marker="o", label=name)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("fraction preferred")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
