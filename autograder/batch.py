@@ -1,4 +1,5 @@
 """Placeholder; replaced below."""
+
 import os
 import tempfile
 from pathlib import Path

@@ -24,7 +24,9 @@ EXIT_SETUP = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description="Sandboxed autograder for the reward-modeling course.")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description="Sandboxed autograder for the reward-modeling course."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="grade notebooks against an assignment's hidden grader")
     grade.add_argument("assignment")
@@ -36,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("assignment")
     batch.add_argument("--course-dir", type=Path, default=Path("assignments"))
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    batch.add_argument("--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)")
+    batch.add_argument(
+        "--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)"
+    )
     batch.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
     return parser
 
@@ -50,7 +54,9 @@ def _grade(args) -> int:
         return EXIT_SETUP
     results: list[SubmissionResult] = []
     with Grader(args.assignment, args.course_dir, jobs=args.jobs) as grader:
-        bar = tqdm(total=len(args.notebooks), desc=f"grading {args.assignment}", unit="nb", disable=len(args.notebooks) < 2)
+        bar = tqdm(
+            total=len(args.notebooks), desc=f"grading {args.assignment}", unit="nb", disable=len(args.notebooks) < 2
+        )
         order = {str(p): i for i, p in enumerate(args.notebooks)}
         for result in grader.grade_many(args.notebooks):
             results.append(result)
@@ -64,8 +70,13 @@ def _grade(args) -> int:
     if args.json:
         from autograder.batch import atomic_write
 
-        atomic_write(args.json, json.dumps({"assignment": args.assignment, "isolation": isolation,
-                                            "submissions": [r.to_dict() for r in results]}, indent=1))
+        atomic_write(
+            args.json,
+            json.dumps(
+                {"assignment": args.assignment, "isolation": isolation, "submissions": [r.to_dict() for r in results]},
+                indent=1,
+            ),
+        )
         print(f"wrote {args.json}")
     return 0
 

@@ -85,7 +85,12 @@ def encode(value, depth: int = 0):
             "requires_grad": bool(value.requires_grad),
         }
     if t is np.ndarray:
-        return {"$": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape), "data": _flat(value.reshape(-1).tolist())}
+        return {
+            "$": "ndarray",
+            "dtype": str(value.dtype),
+            "shape": list(value.shape),
+            "data": _flat(value.reshape(-1).tolist()),
+        }
     if isinstance(value, np.generic) and t.__module__ == "numpy":
         return {"$": "npscalar", "dtype": str(value.dtype), "v": encode(value.item(), depth + 1)}
     try:

@@ -68,7 +68,9 @@ class Probe:
         return f"{self.function}(...)"
 
 
-def call(function: str, *args, grad: tuple[int, ...] = (), grad_output=None, timeout: float = DEFAULT_TIMEOUT, **kwargs) -> Probe:
+def call(
+    function: str, *args, grad: tuple[int, ...] = (), grad_output=None, timeout: float = DEFAULT_TIMEOUT, **kwargs
+) -> Probe:
     """Probe ``function(*args, **kwargs)``; with ``grad=(0, 1)`` also return d(sum of output)/d(args)."""
     return Probe("call", function, args, kwargs, tuple(grad), grad_output, timeout)
 
@@ -134,7 +136,9 @@ class Outcome:
         if self.status != "returned":
             raise self._fail("returned nothing")
         if isinstance(self.value, codec.Unsupported):
-            raise StudentFailure(f"{self.probe} returned an object of type {self.value.type_name}, which is not plain data")
+            raise StudentFailure(
+                f"{self.probe} returned an object of type {self.value.type_name}, which is not plain data"
+            )
         return self.value
 
     def of_type(self, *types):
@@ -149,7 +153,9 @@ class Outcome:
         """Input gradients the sandbox computed (for probes made with ``grad=``), or a failure."""
         self.returned()
         if self.grads is None:
-            raise StudentFailure(f"{self.probe} is not differentiable: its result has no gradient with respect to the inputs")
+            raise StudentFailure(
+                f"{self.probe} is not differentiable: its result has no gradient with respect to the inputs"
+            )
         return self.grads
 
     def tensor(self) -> torch.Tensor:

@@ -165,7 +165,14 @@ class Grader:
                     label = cells[index].label if isinstance(index, int) and index < len(cells) else "?"
                     run.notes.append(f"cell {label}: {reason}")
                     for s in remaining:
-                        run.outcomes.setdefault(s["name"], Outcome(s["label"], "not_run", message=f"the notebook's code did not finish (cell {label}: {reason})"))
+                        run.outcomes.setdefault(
+                            s["name"],
+                            Outcome(
+                                s["label"],
+                                "not_run",
+                                message=f"the notebook's code did not finish (cell {label}: {reason})",
+                            ),
+                        )
                     break
                 if index in names and names[index] not in run.outcomes:
                     status = "timeout" if log.killed and "time limit" in log.killed else "crashed"
@@ -175,7 +182,9 @@ class Grader:
                 if not remaining:
                     break
             for s in specs:
-                run.outcomes.setdefault(s["name"], Outcome(s["label"], "not_run", message="too many timeouts or crashes"))
+                run.outcomes.setdefault(
+                    s["name"], Outcome(s["label"], "not_run", message="too many timeouts or crashes")
+                )
         finally:
             self._slots.put(slot)
         run.seconds = time.monotonic() - start
@@ -187,16 +196,36 @@ class Grader:
         recorder = _Recorder(outcomes)
         args = [
             str(self.assignment.grader_path),
-            "-o", "addopts=", "-p", "no:terminal", "-p", "no:cacheprovider",
-            "-p", "no:unraisableexception", "-p", "no:threadexception",  # each forces gc.collect (0.3 s)
-            "-p", "no:faulthandler", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:stepwise",
-            "--rootdir", str(self.assignment.grader_path.parent),
+            "-o",
+            "addopts=",
+            "-p",
+            "no:terminal",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:unraisableexception",
+            "-p",
+            "no:threadexception",  # each forces gc.collect (0.3 s)
+            "-p",
+            "no:faulthandler",
+            "-p",
+            "no:doctest",
+            "-p",
+            "no:junitxml",
+            "-p",
+            "no:pastebin",
+            "-p",
+            "no:stepwise",
+            "--rootdir",
+            str(self.assignment.grader_path.parent),
         ]
         if outcomes is None:
             args.append("--collect-only")
         code = pytest.main(args, plugins=[recorder])
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            raise SetupError(f"the grader {self.assignment.grader_path} did not run (pytest exit {int(code)}): {recorder.problem}")
+            raise SetupError(
+                f"the grader {self.assignment.grader_path} did not run (pytest exit {int(code)}): {recorder.problem}"
+            )
         return recorder.tests
 
     def _collect(self) -> list[TestResult]:
@@ -212,8 +241,15 @@ class Grader:
     def judge(self, run: SandboxRun) -> SubmissionResult:
         """Score a sandbox run with the hidden tests (in this process, on plain data)."""
         result = SubmissionResult(
-            path=run.path, score=0.0, max_score=self.max_score, error=run.error, notes=run.notes,
-            cells=run.cells, student_output=run.output, isolation=self.isolation, seconds=run.seconds,
+            path=run.path,
+            score=0.0,
+            max_score=self.max_score,
+            error=run.error,
+            notes=run.notes,
+            cells=run.cells,
+            student_output=run.output,
+            isolation=self.isolation,
+            seconds=run.seconds,
         )
         if run.error:
             result.tests = [
@@ -253,7 +289,10 @@ def _outcome(name: str, frame: dict) -> Outcome:
 
     seconds = frame.get("seconds")
     outcome = Outcome(
-        name, status, exception=text("exception", 100) or None, message=text("message") or text("name", 200),
+        name,
+        status,
+        exception=text("exception", 100) or None,
+        message=text("message") or text("name", 200),
         seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
     )
     bases = frame.get("builtin_bases")
@@ -312,7 +351,16 @@ class _Recorder:
             points = float(mark.args[0])
             passed = report.passed
             message = "" if passed else _message(call.excinfo)
-            self.tests.append(TestResult(item.name, points if passed else 0.0, points, "passed" if passed else "failed", message, mark.kwargs["cell"]))
+            self.tests.append(
+                TestResult(
+                    item.name,
+                    points if passed else 0.0,
+                    points,
+                    "passed" if passed else "failed",
+                    message,
+                    mark.kwargs["cell"],
+                )
+            )
 
 
 def _message(excinfo) -> str:

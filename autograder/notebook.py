@@ -40,7 +40,9 @@ class Cell:
 def read_notebook_bytes(data: bytes, name: str = "submission") -> nbformat.NotebookNode:
     """Parse notebook bytes defensively; raise SubmissionError with the reason."""
     if len(data) > MAX_BYTES:
-        raise SubmissionError(f"{name} is {len(data) / 2**20:.1f} MiB; the limit is {MAX_BYTES // 2**20} MiB (clear large outputs)")
+        raise SubmissionError(
+            f"{name} is {len(data) / 2**20:.1f} MiB; the limit is {MAX_BYTES // 2**20} MiB (clear large outputs)"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -53,7 +55,9 @@ def read_notebook_bytes(data: bytes, name: str = "submission") -> nbformat.Noteb
         raise SubmissionError(f"{name} is JSON but not a notebook (top level is {type(raw).__name__})")
     major = raw.get("nbformat")
     if major != 4:
-        raise SubmissionError(f"{name} has nbformat {major!r}; only nbformat 4 notebooks (Jupyter 4.0 and later) are graded")
+        raise SubmissionError(
+            f"{name} has nbformat {major!r}; only nbformat 4 notebooks (Jupyter 4.0 and later) are graded"
+        )
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)

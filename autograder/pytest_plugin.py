@@ -38,7 +38,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "points(n, cell): points of a grader test and the notebook cell they count toward")
+    config.addinivalue_line(
+        "markers", "points(n, cell): points of a grader test and the notebook cell they count toward"
+    )
 
 
 def _name_probes(module) -> None:

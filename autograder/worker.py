@@ -169,8 +169,14 @@ def execute(job: dict, emit: Emitter) -> None:
             exec(compile(_transform(cell["source"]), f"<cell {cell['label']}>", "exec"), ns)
             emit(kind="cell", index=i, status="ok", seconds=time.perf_counter() - start)
         except BaseException as err:  # SystemExit and KeyboardInterrupt included
-            emit(kind="cell", index=i, status="error", seconds=time.perf_counter() - start,
-                 error=_short_traceback(err), **_describe(err))
+            emit(
+                kind="cell",
+                index=i,
+                status="error",
+                seconds=time.perf_counter() - start,
+                error=_short_traceback(err),
+                **_describe(err),
+            )
     drivers = _custom_drivers(job.get("drivers", {}))
     signal.signal(signal.SIGALRM, _on_alarm)
     for probe in job["probes"]:
@@ -184,7 +190,11 @@ def execute(job: dict, emit: Emitter) -> None:
                 if probe["driver"] == "call":
                     out = _call_driver(ns, probe)
                 else:
-                    out = {"value": drivers[probe["driver"]](ns, *codec.decode(probe["args"]), **codec.decode(probe["kwargs"]))}
+                    out = {
+                        "value": drivers[probe["driver"]](
+                            ns, *codec.decode(probe["args"]), **codec.decode(probe["kwargs"])
+                        )
+                    }
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             frame.update(status="returned", value=codec.encode(out["value"]))

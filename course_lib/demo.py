@@ -47,7 +47,10 @@ def run_demo(config: DemoConfig) -> dict:
     start = time.perf_counter()
     history = train_reward_model(model, tokenizer, train, held_out, config.training)
     overall = evaluate(model, tokenizer, held_out)
-    by_kind = {kind: evaluate(model, tokenizer, [p for p in held_out if p.category == kind]).accuracy for kind in REJECTED_KINDS}
+    by_kind = {
+        kind: evaluate(model, tokenizer, [p for p in held_out if p.category == kind]).accuracy
+        for kind in REJECTED_KINDS
+    }
     config.out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"learning_curve": config.out_dir / "learning_curve.png", "orm_vs_prm": config.out_dir / "orm_vs_prm.png"}
     plot_learning_curve(history).savefig(paths["learning_curve"], dpi=110)

@@ -63,7 +63,10 @@ def plot_learning_curve(history):
     """Training loss (smoothed) and held-out accuracy from a :class:`TrainingHistory`."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     window = max(1, len(history.loss) // 20)
-    smooth = [sum(history.loss[max(0, i - window + 1) : i + 1]) / len(history.loss[max(0, i - window + 1) : i + 1]) for i in range(len(history.loss))]
+    smooth = [
+        sum(history.loss[max(0, i - window + 1) : i + 1]) / len(history.loss[max(0, i - window + 1) : i + 1])
+        for i in range(len(history.loss))
+    ]
     ax1.plot(history.step, history.loss, alpha=0.3, label="per step")
     ax1.plot(history.step, smooth, label=f"mean of {window}")
     ax1.set_xlabel("step")

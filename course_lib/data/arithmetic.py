@@ -42,45 +42,74 @@ class Scenario:
 
 SCENARIOS = (
     Scenario(
-        "store", "A store starts the day with {n} {item}.", "apples",
-        {"+": ("A delivery brings {n} more.", "A delivery brings {n} more"),
-         "-": ("It sells {n} of them.", "It sells {n}"),
-         "*": ("Then the stock is multiplied by {n} for the weekend.", "The stock is multiplied by {n}"),
-         "/": ("The rest is split evenly between {n} shelves. How many go on one shelf?",
-               "The rest is split between {n} shelves")},
+        "store",
+        "A store starts the day with {n} {item}.",
+        "apples",
+        {
+            "+": ("A delivery brings {n} more.", "A delivery brings {n} more"),
+            "-": ("It sells {n} of them.", "It sells {n}"),
+            "*": ("Then the stock is multiplied by {n} for the weekend.", "The stock is multiplied by {n}"),
+            "/": (
+                "The rest is split evenly between {n} shelves. How many go on one shelf?",
+                "The rest is split between {n} shelves",
+            ),
+        },
     ),
     Scenario(
-        "bakery", "A bakery bakes {n} {item} in the morning.", "cookies",
-        {"+": ("In the afternoon it bakes {n} more.", "It bakes {n} more"),
-         "-": ("Customers buy {n} of them.", "Customers buy {n}"),
-         "*": ("A big order needs {n} times as many.", "The order needs {n} times as many"),
-         "/": ("They are packed into {n} equal boxes. How many are in one box?",
-               "They are packed into {n} boxes")},
+        "bakery",
+        "A bakery bakes {n} {item} in the morning.",
+        "cookies",
+        {
+            "+": ("In the afternoon it bakes {n} more.", "It bakes {n} more"),
+            "-": ("Customers buy {n} of them.", "Customers buy {n}"),
+            "*": ("A big order needs {n} times as many.", "The order needs {n} times as many"),
+            "/": ("They are packed into {n} equal boxes. How many are in one box?", "They are packed into {n} boxes"),
+        },
     ),
     Scenario(
-        "library", "A library has {n} {item} on a cart.", "books",
-        {"+": ("Readers return {n} more.", "Readers return {n} more"),
-         "-": ("The staff shelve {n} of them.", "The staff shelve {n}"),
-         "*": ("Each book on the cart has {n} copies in storage, and all copies are counted.",
-               "Each book has {n} copies"),
-         "/": ("The rest are shared equally among {n} carts. How many are on one cart?",
-               "They are shared among {n} carts")},
+        "library",
+        "A library has {n} {item} on a cart.",
+        "books",
+        {
+            "+": ("Readers return {n} more.", "Readers return {n} more"),
+            "-": ("The staff shelve {n} of them.", "The staff shelve {n}"),
+            "*": (
+                "Each book on the cart has {n} copies in storage, and all copies are counted.",
+                "Each book has {n} copies",
+            ),
+            "/": (
+                "The rest are shared equally among {n} carts. How many are on one cart?",
+                "They are shared among {n} carts",
+            ),
+        },
     ),
     Scenario(
-        "farm", "A farm collects {n} {item}.", "eggs",
-        {"+": ("The hens lay {n} more.", "The hens lay {n} more"),
-         "-": ("{n} of them break.", "{n} of them break"),
-         "*": ("Over the week the farm collects {n} times that amount.", "The week brings {n} times that"),
-         "/": ("The eggs are packed into {n} equal crates. How many are in each crate?",
-               "They are packed into {n} crates")},
+        "farm",
+        "A farm collects {n} {item}.",
+        "eggs",
+        {
+            "+": ("The hens lay {n} more.", "The hens lay {n} more"),
+            "-": ("{n} of them break.", "{n} of them break"),
+            "*": ("Over the week the farm collects {n} times that amount.", "The week brings {n} times that"),
+            "/": (
+                "The eggs are packed into {n} equal crates. How many are in each crate?",
+                "They are packed into {n} crates",
+            ),
+        },
     ),
     Scenario(
-        "savings", "Maya saves ${n}.", "dollars",
-        {"+": ("Her aunt gives her ${n}.", "Her aunt gives her ${n}"),
-         "-": ("She spends ${n} on a game.", "She spends ${n}"),
-         "*": ("Her savings grow to {n} times that by the end of the year.", "Her savings grow {n} times"),
-         "/": ("She shares it equally among {n} friends. How much does each friend get?",
-               "She shares it among {n} friends")},
+        "savings",
+        "Maya saves ${n}.",
+        "dollars",
+        {
+            "+": ("Her aunt gives her ${n}.", "Her aunt gives her ${n}"),
+            "-": ("She spends ${n} on a game.", "She spends ${n}"),
+            "*": ("Her savings grow to {n} times that by the end of the year.", "Her savings grow {n} times"),
+            "/": (
+                "She shares it equally among {n} friends. How much does each friend get?",
+                "She shares it among {n} friends",
+            ),
+        },
     ),
 )
 
@@ -189,8 +218,11 @@ class ProblemGenerator:
         sentences = [scenario.start.format(n=_fmt(start), item=scenario.item)]
         sentences += [scenario.phrases[o.op][0].format(n=_fmt(o.operand)) for o in ops]
         if ops[-1].op != "/":
-            sentences.append(f"How many {scenario.item} are there now?" if scenario.name != "savings"
-                             else "How many dollars does she have now?")
+            sentences.append(
+                f"How many {scenario.item} are there now?"
+                if scenario.name != "savings"
+                else "How many dollars does she have now?"
+            )
         return ArithmeticProblem(" ".join(sentences), start, tuple(ops), scenario.name)
 
     def _next_op(self, value: int, last: bool) -> tuple[str, int]:

@@ -60,7 +60,9 @@ def make_step_labels(
         problem = gen.problem()
         solution = gen.correct_solution(problem) if rng.random() < p_correct else gen.wrong_solution(problem)
         out.append(
-            StepLabels(problem.question, solution.steps, tuple(solution.step_labels), problem.answer, solution.error_kind)
+            StepLabels(
+                problem.question, solution.steps, tuple(solution.step_labels), problem.answer, solution.error_kind
+            )
         )
     return out
 
@@ -77,7 +79,9 @@ def validate_step_record(record: object, where: str = "record") -> StepLabels:
     if not all(isinstance(b, bool) for b in record["labels"]):
         raise ValueError(f"{where}: every label must be true or false (soft labels are not supported)")
     try:
-        return StepLabels(record["prompt"], tuple(record["completions"]), tuple(record["labels"]), record.get("answer"))
+        return StepLabels(
+            record["prompt"], tuple(record["completions"]), tuple(record["labels"]), record.get("answer")
+        )
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
 

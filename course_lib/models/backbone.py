@@ -77,9 +77,7 @@ def train_tokenizer(vocab_size: int = 512, n_problems: int = 1500, seed: int = 0
         show_progress=False,
     )
     tok.train_from_iterator(course_corpus(n_problems, seed), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN)
 
 
 def build_tiny_backbone(config: TinyBackboneConfig | None = None):
@@ -123,7 +121,7 @@ def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
         raise OSError(
             f"backbone {name_or_path!r} is not available offline (looked in the folder and in the "
             f"Hugging Face cache under {cache}). On a machine with network access run\n"
-            f"    python -c \"from transformers import AutoModel, AutoTokenizer; "
+            f'    python -c "from transformers import AutoModel, AutoTokenizer; '
             f"AutoModel.from_pretrained('{name_or_path}'); AutoTokenizer.from_pretrained('{name_or_path}')\"\n"
             f"then copy that cache here (or set HF_HOME to it), or pass a folder written by "
             f"save_pretrained(). Use load_backbone('tiny') to work without it."

@@ -60,7 +60,9 @@ def step_rewards(
 def prm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy over positions whose label is not -100: ``[B, T], [B, T] -> []``."""
     if logits.shape != labels.shape:
-        raise ValueError(f"logits and labels must have the same shape, got {tuple(logits.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"logits and labels must have the same shape, got {tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
     keep = labels != IGNORE_INDEX
     if not keep.any():
         raise ValueError("every label is -100; put step labels (0 or 1) at the step-separator positions")
@@ -85,4 +87,4 @@ def score_solution_steps(model: NeuralPRM, tokenizer, solution: str, prompt: str
     batch = tokenizer([text], return_tensors="pt", add_special_tokens=False)
     model.eval()
     scores = step_rewards(model, batch["input_ids"], batch["attention_mask"], step_token_id(tokenizer))[0]
-    return list(zip(steps, scores[-len(steps):].tolist()))
+    return list(zip(steps, scores[-len(steps) :].tolist()))

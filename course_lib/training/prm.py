@@ -131,7 +131,9 @@ def train_prm(
 
 
 @torch.no_grad()
-def predict_steps(model: NeuralPRM, tokenizer, examples: Sequence[StepLabels], batch_size: int = 64) -> list[list[float]]:
+def predict_steps(
+    model: NeuralPRM, tokenizer, examples: Sequence[StepLabels], batch_size: int = 64
+) -> list[list[float]]:
     """``P(step correct)`` for every step of every example (read at each step's newline)."""
     model.eval()
     sep = step_token_id(tokenizer)
@@ -141,5 +143,5 @@ def predict_steps(model: NeuralPRM, tokenizer, examples: Sequence[StepLabels], b
         chunk = examples[i : i + batch_size]
         batch = _collate([encode_step_example(tokenizer, ex) for ex in chunk], pad_id)
         scores = step_rewards(model, batch["input_ids"], batch["attention_mask"], sep)
-        out += [s[-len(ex.completions):].tolist() for s, ex in zip(scores, chunk)]
+        out += [s[-len(ex.completions) :].tolist() for s, ex in zip(scores, chunk)]
     return out

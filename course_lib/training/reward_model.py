@@ -276,7 +276,10 @@ def reward_scores(model: RewardModel, tokenizer, texts: Sequence[str], batch_siz
 
 @torch.no_grad()
 def evaluate(
-    model: RewardModel, tokenizer, pairs: Sequence[PreferencePair] | EncodedPairs, batch_size: int = 64,
+    model: RewardModel,
+    tokenizer,
+    pairs: Sequence[PreferencePair] | EncodedPairs,
+    batch_size: int = 64,
     max_length: int = 192,
 ) -> RewardEval:
     """Pairwise accuracy, mean margin ``r+ - r-`` and Bradley-Terry loss on held-out pairs."""

@@ -31,7 +31,9 @@ def seed_run(tmp_path_factory) -> str:
     program += "\nplt.gcf().savefig('figure.png')\nprint('figure saved')\n"
     work = tmp_path_factory.mktemp("seed")
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", program], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", program], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert (work / "figure.png").stat().st_size > 10_000
     return proc.stdout

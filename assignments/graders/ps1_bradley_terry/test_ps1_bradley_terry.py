@@ -96,7 +96,9 @@ def test_loss_stable_for_huge_gaps(student):
 @points(0.25, cell=CELL)
 def test_loss_accepts_lists_arrays_and_2d(student):
     assert close(student[loss_lists].tensor(), ref_loss([1.0, 0.0], [0.0, 1.0])), "lists"
-    assert close(student[loss_numpy].tensor(), ref_loss(T([1.0, 0.0]), T([0.0, 1.0]), reduction="none")), "numpy arrays"
+    assert close(student[loss_numpy].tensor(), ref_loss(T([1.0, 0.0]), T([0.0, 1.0]), reduction="none")), (
+        "numpy arrays"
+    )
     expected_2d = ref_loss(CHOSEN[:4].reshape(2, 2), REJECTED[:4].reshape(2, 2), reduction="none")
     expect_tensor(student[loss_2d], expected_2d, "2-D rewards with reduction='none'")
 
@@ -140,7 +142,9 @@ def test_accuracy_is_a_float(student):
 @points(0.5, cell=CELL2)
 def test_accuracy_ties_are_wrong_and_bad_shapes_raise(student):
     got = student[acc_ties].float()
-    assert math.isclose(got, 0.25, abs_tol=1e-6), f"with two ties, one win and one loss the accuracy is 0.25, got {got}"
+    assert math.isclose(got, 0.25, abs_tol=1e-6), (
+        f"with two ties, one win and one loss the accuracy is 0.25, got {got}"
+    )
     assert student[acc_mismatch].raises("ValueError"), "a shape mismatch must raise ValueError"
 
 
@@ -159,4 +163,6 @@ def test_loss_vs_gap_extreme(student):
     gaps = T([-1e4, -50.0, 50.0, 1e4])
     expect_tensor(student[gap_huge], torch.nn.functional.softplus(-gaps), "loss_vs_gap at +-1e4")
     got = student[gap_huge].tensor()
-    assert float(got[-1]) < 1e-12 and float(got[0]) > 9e3, "the loss must vanish for large gaps and grow like -gap for small ones"
+    assert float(got[-1]) < 1e-12 and float(got[0]) > 9e3, (
+        "the loss must vanish for large gaps and grow like -gap for small ones"
+    )
