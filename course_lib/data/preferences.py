@@ -9,7 +9,7 @@ The same four field names as TRL's ``RewardTrainer``. Pairs come from the arithm
 Example:
     >>> pairs = make_preference_pairs(3, seed=0)
     >>> [p.category for p in pairs]
-    ['wrong_operation', 'no_work', 'copied_wrong_number']
+    ['copied_wrong_number', 'arithmetic_slip', 'no_work']
     >>> pairs[0].chosen.splitlines()[-1] == "The answer is: " + pairs[0].chosen.split()[-1]
     True
 """

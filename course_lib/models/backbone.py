@@ -12,7 +12,7 @@ Example:
     >>> model.config.n_layer, tokenizer.pad_token, tokenizer.eos_token
     (2, '<pad>', '<|endoftext|>')
     >>> tokenizer.tokenize("So 45 - 18")
-    ['So', 'Ġ', '4', '5', 'Ġ-', 'Ġ', '1', '8']
+    ['S', 'o', 'Ġ', '4', '5', 'Ġ-', 'Ġ', '1', '8']
 """
 
 from __future__ import annotations
