@@ -1,0 +1,52 @@
+"""Shared test helpers: build student submissions from the trusted source notebooks."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "assignments"
+ASSIGNMENTS = (
+    "ps1_bradley_terry",
+    "ps2_step_rewards",
+    "ps3_first_error",
+    "ps4_neural_prm",
+    "ps5_calibration",
+)
+
+
+def source_notebook(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def answer_ids(assignment: str) -> list[str]:
+    """grade_ids of the code answer cells (solution: true) in the source notebook."""
+    return [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in source_notebook(assignment).cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def make_submission(assignment: str, path: Path, answers: dict[str, str] | None = None, edit=None) -> Path:
+    """Write a submission: the source notebook with some answer cells replaced by ``answers[grade_id]``.
+
+    Cells not named in ``answers`` keep the reference solution. ``edit(nb)`` may change anything else
+    (metadata, extra cells) before the notebook is written.
+    """
+    nb = copy.deepcopy(source_notebook(assignment))
+    answers = dict(answers or {})
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers.pop(grade_id)
+    if answers:
+        raise KeyError(f"no answer cells {sorted(answers)} in {assignment}")
+    if edit is not None:
+        edit(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
