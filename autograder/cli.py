@@ -68,7 +68,7 @@ def _grade(args) -> int:
         print(f"{r.path}: {r.summary()}")
     print(f"isolation: {isolation}")
     if args.json:
-        from autograder.batch import atomic_write
+        from autograder.files import atomic_write
 
         atomic_write(
             args.json,

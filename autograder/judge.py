@@ -30,7 +30,7 @@ from autograder.assignment import (
     student_course_lib,
 )
 from autograder.grading import STATUSES, Outcome, StudentFailure
-from autograder.notebook import SubmissionError, program_cells, read_notebook
+from autograder.notebook import SubmissionError, program_cells, read_notebook, source_roles
 from autograder.pytest_plugin import OUTCOMES
 from autograder.results import SubmissionResult, TestResult
 from autograder.runner import Zygote, run_once
@@ -63,6 +63,7 @@ class Grader:
         jobs: int | None = None,
         limits: Limits | None = None,
         cell_timeout: float = 60.0,
+        self_check: bool = True,
     ):
         self.assignment: Assignment = load_assignment(assignment, course_dir)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
@@ -72,6 +73,8 @@ class Grader:
         self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
             self._prepare()
+            if self_check:
+                self._self_check()
         except BaseException:
             self.close()
             raise
@@ -89,8 +92,19 @@ class Grader:
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.jobs):
             self._slots.put(slot)
-        self._source_nb = read_notebook(self.assignment.source_notebook)
+        self.source_nb = read_notebook(self.assignment.source_notebook)
+        self.source_roles = source_roles(self.source_nb)
         self.tests = self._collect()
+
+    def _self_check(self) -> None:
+        """Grade the instructor's source notebook: anything short of full marks is a setup error."""
+        result = self.grade(self.assignment.source_notebook)
+        if result.error or result.score < result.max_score:
+            failing = "; ".join(f"{t.name}: {t.output[:200]}" for t in result.tests if t.status != "passed")
+            raise SetupError(
+                f"the reference solution {self.assignment.source_notebook} scores {result.score:g}/"
+                f"{result.max_score:g} (grader or environment broken): {result.error or failing}"
+            )
 
     @property
     def isolation(self) -> str:
@@ -127,7 +141,7 @@ class Grader:
         run = SandboxRun(path=str(path))
         try:
             nb = read_notebook(path)
-            cells, run.notes = program_cells(nb, self._source_nb)
+            cells, run.notes = program_cells(nb, self.source_nb)
         except SubmissionError as err:
             run.error = str(err)
             return run
@@ -217,7 +231,9 @@ class Grader:
             "-p",
             "no:stepwise",
             "--rootdir",
-            str(self.assignment.grader_path.parent),
+            str(self.assignment.grader_path.parent.parent),
+            "--confcutdir",  # graders/conftest.py and nothing above it
+            str(self.assignment.grader_path.parent.parent),
         ]
         if outcomes is None:
             args.append("--collect-only")
@@ -265,6 +281,20 @@ class Grader:
         result.score = sum(t.score for t in result.tests)
         result.seconds += time.monotonic() - start
         return result
+
+    def _all_failed(self, error: str) -> list[TestResult]:
+        return [TestResult(t.name, 0.0, t.max_score, "failed", f"not graded: {error}", t.cell) for t in self.tests]
+
+    def judge_error(self, path: str, error: str) -> SubmissionResult:
+        """The record of a submission that could not be graded at all: zero, with the reason."""
+        return SubmissionResult(
+            path=path,
+            score=0.0,
+            max_score=self.max_score,
+            tests=self._all_failed(error),
+            error=error,
+            isolation=self.isolation,
+        )
 
     def grade(self, path: str | Path) -> SubmissionResult:
         """The pure unit of work: one submission in, one result record out."""

@@ -89,14 +89,21 @@ def _source(cell) -> str:
 
 
 def source_roles(source_nb) -> dict[str, dict]:
-    """grade_id -> {"role": answer|test|instructor|skip, "source": text, "points": float} from the trusted source."""
+    """grade_id -> {"role", "source", "points", "cell_type"} for every nbgrader cell of the trusted source.
+
+    Roles: ``answer`` (autograded answer code), ``test`` (autograder tests, with points),
+    ``instructor`` (read-only code), ``skip`` (read-only code tagged autograde-skip), ``written``
+    (manually graded answer), ``text`` (read-only markdown).
+    """
     roles = {}
     for cell in source_nb.cells:
         meta = _nbgrader(cell)
         grade_id = meta.get("grade_id")
-        if cell.cell_type != "code" or not grade_id:
+        if not grade_id:
             continue
-        if meta.get("solution"):
+        if cell.cell_type != "code":
+            role = "written" if meta.get("solution") else "text"
+        elif meta.get("solution"):
             role = "answer"
         elif meta.get("grade"):
             role = "test"
@@ -104,7 +111,13 @@ def source_roles(source_nb) -> dict[str, dict]:
             role = "skip"
         else:
             role = "instructor"
-        roles[grade_id] = {"role": role, "source": _source(cell), "points": float(meta.get("points") or 0)}
+        roles[grade_id] = {
+            "role": role,
+            "source": _source(cell),
+            "points": float(meta.get("points") or 0),
+            "cell_type": cell.cell_type,
+            "metadata": dict(meta),
+        }
     return roles
 
 

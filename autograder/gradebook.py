@@ -1,0 +1,68 @@
+"""Scores into nbgrader's gradebook (SQLite by default, any SQLAlchemy URL), through nbgrader's own API.
+
+After :func:`sync_gradebook`, ``nbgrader formgrade``, ``generate_feedback`` and ``export`` see the
+autograder's scores exactly as if ``nbgrader autograde`` had written them: one submission per
+student, an ``auto_score`` on every autograder test cell, and written answers left for manual
+grading. Running it again updates the same rows; nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
+from sqlalchemy.exc import SAWarning
+
+from autograder.assignment import SetupError
+from autograder.results import SubmissionResult
+
+
+def default_db_url(course_dir: Path) -> str:
+    return f"sqlite:///{(course_dir / 'gradebook.db').resolve()}"
+
+
+def sync_gradebook(
+    course_dir: Path,
+    assignment: str,
+    results: dict[str, SubmissionResult],
+    timestamps: dict[str, str | None],
+    roles: dict[str, dict],
+    db_url: str | None = None,
+) -> None:
+    """Write every student's scores for ``assignment``; the assignment must already be in the gradebook."""
+    db_url = db_url or default_db_url(course_dir)
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        # nbgrader 0.9's add_submission trips SQLAlchemy 2's autoflush warnings; the rows are written
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            raise SetupError(
+                f"{assignment} is not in the gradebook {db_url}; run `nbgrader generate_assignment {assignment}` "
+                "in the course directory first (it records the notebook's graded cells)"
+            ) from None
+        for student, result in sorted(results.items()):
+            gb.update_or_create_student(student)
+            stamp = timestamps.get(student)
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                submission = gb.add_submission(assignment, student)
+            if stamp:  # an unreadable timestamp.txt is the student's problem: keep the old value
+                with contextlib.suppress(ValueError, OverflowError):
+                    submission.timestamp = parse_utc(stamp)
+            scores = result.cell_scores()
+            for grade_id, role in roles.items():
+                if role["role"] not in ("test", "written"):
+                    continue
+                grade = gb.find_grade(grade_id, assignment, assignment, student)
+                if role["role"] == "test":
+                    grade.auto_score = 0.0 if result.error else scores.get(grade_id, (0.0, 0.0))[0]
+                    grade.needs_manual_grade = grade.manual_score is not None
+                else:
+                    grade.auto_score = None
+                    grade.needs_manual_grade = grade.manual_score is None
+            gb.db.commit()
