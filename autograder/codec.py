@@ -141,8 +141,8 @@ def _array_parts(v: dict, budget: _Budget, where: str) -> tuple[str, list[int], 
         if not all(type(x) is bool for x in values):
             raise WireError(f"{where}: bool array holds non-bools")
     elif dtype.startswith(("int", "uint")):
-        if not all(type(x) is int for x in values):
-            raise WireError(f"{where}: integer array holds non-integers")
+        if not all(type(x) is int and -(2**63) <= x < 2**64 for x in values):
+            raise WireError(f"{where}: integer array holds non-integers or integers out of range")
     elif not all(type(x) in (int, float) for x in values):
         raise WireError(f"{where}: float array holds non-numbers")
     return dtype, shape, values
@@ -197,8 +197,13 @@ def _decode(v, depth: int, budget: _Budget, where: str):
 
 
 def decode(data):
-    """Rebuild a value from :func:`encode` output, trusting nothing about it."""
-    return _decode(data, 0, _Budget(), "value")
+    """Rebuild a value from :func:`encode` output, trusting nothing about it (any failure is a WireError)."""
+    try:
+        return _decode(data, 0, _Budget(), "value")
+    except WireError:
+        raise
+    except Exception as err:  # e.g. an integer too large for its dtype
+        raise WireError(f"value: {type(err).__name__}: {str(err)[:200]}") from None
 
 
 def loads(text: str | bytes):

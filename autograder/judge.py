@@ -63,12 +63,16 @@ class Grader:
         jobs: int | None = None,
         limits: Limits | None = None,
         cell_timeout: float = 60.0,
+        probe_timeout: float | None = None,
+        submission_timeout: float = 300.0,
         self_check: bool = True,
     ):
         self.assignment: Assignment = load_assignment(assignment, course_dir)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.limits = limits or Limits()
-        self.cell_timeout = cell_timeout
+        self.cell_timeout = cell_timeout  # all cells together
+        self.probe_timeout = probe_timeout  # caps each probe's own timeout
+        self.submission_timeout = submission_timeout
         self.zygote = Zygote(self.assignment.preload)  # imports torch while we set up the rest
         self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
@@ -146,63 +150,65 @@ class Grader:
             run.error = str(err)
             return run
         specs = self.assignment.probe_specs()
-        names = {s["id"]: s["name"] for s in specs}
-        labels = {s["name"]: s["label"] for s in specs}
-        remaining = specs
+        for spec in specs:
+            if self.probe_timeout is not None:
+                spec["timeout"] = min(spec["timeout"], self.probe_timeout)
         slot = self._slots.get()
         try:
-            for attempt in range(MAX_RESTARTS + 1):
-                job = {
-                    "sandbox": self._config(slot),
-                    "cells": [{"label": c.label, "source": c.source} for c in cells],
-                    "probes": remaining,
-                    "drivers": self.assignment.drivers,
-                }
-                log = run_once(self.zygote, job, self.cell_timeout)
-                if log.setup_error:
-                    raise SetupError(f"the sandbox could not be built: {log.setup_error}")
-                if attempt == 0:
-                    run.cells = _cell_records(log.frames, cells)
-                    run.output = log.output.decode("utf-8", "replace") + (
-                        f"\n[... {log.output_dropped} more bytes of output dropped]" if log.output_dropped else ""
-                    )
-                for frame in log.frames:
-                    if frame.get("kind") == "probe" and frame.get("id") in names:
-                        name = names[frame["id"]]
-                        run.outcomes.setdefault(name, _outcome(labels[name], frame))
-                done = {s["id"] for s in remaining if names[s["id"]] in run.outcomes}
-                if log.ended_in is None and len(done) == len(remaining):
-                    break
-                where, index = log.ended_in or ("probe", None)
-                reason = log.killed or "the process exited"
-                if where == "cell":
-                    label = cells[index].label if isinstance(index, int) and index < len(cells) else "?"
-                    run.notes.append(f"cell {label}: {reason}")
-                    for s in remaining:
-                        run.outcomes.setdefault(
-                            s["name"],
-                            Outcome(
-                                s["label"],
-                                "not_run",
-                                message=f"the notebook's code did not finish (cell {label}: {reason})",
-                            ),
-                        )
-                    break
-                if index in names and names[index] not in run.outcomes:
-                    status = "timeout" if log.killed and "time limit" in log.killed else "crashed"
-                    run.outcomes[names[index]] = Outcome(labels[names[index]], status, message=reason)
-                    run.notes.append(f"probe {names[index]}: {reason}")
-                remaining = [s for s in remaining if s["name"] not in run.outcomes]
-                if not remaining:
-                    break
-            for s in specs:
-                run.outcomes.setdefault(
-                    s["name"], Outcome(s["label"], "not_run", message="too many timeouts or crashes")
-                )
+            self._run_probes(run, cells, specs, slot, start + self.submission_timeout)
         finally:
             self._slots.put(slot)
         run.seconds = time.monotonic() - start
         return run
+
+    def _run_probes(self, run: SandboxRun, cells, specs: list[dict], slot: int, total_deadline: float) -> None:
+        """Run until every probe has an outcome; after a timeout or crash, restart after that probe."""
+        by_id = {s["id"]: s for s in specs}
+        remaining = specs
+        for attempt in range(MAX_RESTARTS + 1):
+            job = {
+                "sandbox": self._config(slot),
+                "cells": [{"label": c.label, "source": c.source} for c in cells],
+                "probes": remaining,
+                "drivers": self.assignment.drivers,
+            }
+            log = run_once(self.zygote, job, self.cell_timeout, total_deadline)
+            if log.setup_error:
+                raise SetupError(f"the sandbox could not be built: {log.setup_error}")
+            if attempt == 0:
+                run.cells = _cell_records(log.frames, cells)
+                dropped = f"\n[... {log.output_dropped} more bytes of output dropped]" if log.output_dropped else ""
+                run.output = log.output.decode("utf-8", "replace") + dropped
+            wanted = {s["id"] for s in remaining}
+            for frame in log.frames:  # the first frame for a probe counts; the sandbox is untrusted
+                if frame.get("kind") == "probe" and frame.get("id") in wanted:
+                    spec = by_id[frame["id"]]
+                    run.outcomes.setdefault(spec["name"], _outcome(spec["label"], frame))
+            remaining = [s for s in remaining if s["name"] not in run.outcomes]
+            if not remaining:
+                return
+            reason = log.killed or "the process exited"
+            where, index = log.ended_in or ("", None)
+            if where == "cell":
+                label = cells[index].label if 0 <= index < len(cells) else "?"
+                run.notes.append(f"cell {label}: {reason}")
+                self._give_up(run, remaining, f"the notebook's code did not finish (cell {label}: {reason})")
+                return
+            if where == "probe" and index in by_id and by_id[index]["name"] not in run.outcomes:
+                spec = by_id[index]
+                status = "timeout" if log.kill_kind == "timeout" else "crashed"
+                run.outcomes[spec["name"]] = Outcome(spec["label"], status, message=reason)
+                run.notes.append(f"probe {spec['name']}: {reason}")
+                remaining = [s for s in remaining if s["name"] not in run.outcomes]
+            if log.kill_kind == "total_timeout" or time.monotonic() > total_deadline:
+                self._give_up(run, remaining, "the submission ran past its total time limit")
+                return
+        self._give_up(run, remaining, "too many timeouts or crashes")
+
+    @staticmethod
+    def _give_up(run: SandboxRun, remaining: list[dict], message: str) -> None:
+        for s in remaining:
+            run.outcomes.setdefault(s["name"], Outcome(s["label"], "not_run", message=message))
 
     # -- judging --------------------------------------------------------------------------------
 
@@ -303,9 +309,17 @@ class Grader:
     def grade_many(self, paths: Iterable[str | Path]) -> Iterator[SubmissionResult]:
         """Grade ``paths`` with ``jobs`` sandboxes at a time; yields results as they finish."""
         with ThreadPoolExecutor(self.jobs) as pool:
-            futures = [pool.submit(self.run_sandbox, p) for p in paths]
+            futures = {pool.submit(self.run_sandbox, p): str(p) for p in paths}
             for future in as_completed(futures):
-                yield self.judge(future.result())
+                try:
+                    run = future.result()
+                except SetupError:
+                    raise
+                except Exception as err:  # a bug of ours must cost one submission, not the batch
+                    run = SandboxRun(
+                        path=futures[future], error=f"internal autograder error: {type(err).__name__}: {err}"
+                    )
+                yield self.judge(run)
 
 
 def _outcome(name: str, frame: dict) -> Outcome:

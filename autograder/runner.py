@@ -101,6 +101,7 @@ class RunLog:
     output: bytes = b""
     output_dropped: int = 0
     killed: str | None = None  # why the judge killed the run, if it did
+    kill_kind: str | None = None  # "timeout", "total_timeout" or "too_much_data"
     ended_in: tuple[str, int] | None = None  # ("cell", i) or ("probe", id) running when the run ended early
     setup_error: str | None = None
     seconds: float = 0.0
@@ -118,8 +119,13 @@ def _wait_exit(pidfd: int, timeout: float) -> None:
     sel.close()
 
 
-def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
-    """One sandbox run of ``job``: all cells, then the job's probes in order."""
+def run_once(zygote: Zygote, job: dict, cell_timeout: float, total_deadline: float | None = None) -> RunLog:
+    """One sandbox run of ``job``: all cells, then the job's probes in order.
+
+    ``cell_timeout`` bounds all cells together; each probe gets its own ``timeout`` plus a grace
+    period (the sandbox's own alarm fires first); ``total_deadline`` (``time.monotonic()``)
+    bounds the whole run. On any overrun the process tree is killed and the log says where.
+    """
     job_r, job_w = os.pipe()
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
@@ -138,17 +144,24 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
     sel.register(result_r, selectors.EVENT_READ, "result")
     sel.register(output_r, selectors.EVENT_READ, "output")
     buffer, received = b"", 0
-    deadline, current = start + cell_timeout, None
-    kill_deadline = None
+    phase_deadline, current, give_up = start + cell_timeout, None, None
+
+    def kill(kind: str, reason: str) -> None:
+        nonlocal give_up
+        if give_up is None:
+            log.kill_kind, log.killed = kind, reason
+            _kill(pidfd)
+            give_up = time.monotonic() + KILL_WAIT
+
     try:
         while sel.get_map():
             now = time.monotonic()
-            if kill_deadline is None and now > deadline:
-                log.killed = f"{current[0]} {current[1]} ran past its time limit" if current else "time limit"
-                _kill(pidfd)
-                kill_deadline = now + KILL_WAIT
-            if kill_deadline is not None and now > kill_deadline:
-                break  # nothing more will come
+            if total_deadline is not None and now > total_deadline:
+                kill("total_timeout", "the submission ran past its total time limit")
+            if now > phase_deadline:
+                kill("timeout", f"{current[0]} {current[1]} ran past its time limit" if current else "time limit")
+            if give_up is not None and now > give_up:
+                break  # killed, and the pipes are still open: nothing more will come
             for key, _ in sel.select(timeout=0.2):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
@@ -160,10 +173,8 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
                     log.output_dropped += len(chunk) - len(chunk[:keep])
                     continue
                 received += len(chunk)
-                if received > FRAME_LIMIT and kill_deadline is None:
-                    log.killed = f"returned more than {FRAME_LIMIT // 2**20} MiB of data"
-                    _kill(pidfd)
-                    kill_deadline = time.monotonic() + KILL_WAIT
+                if received > FRAME_LIMIT:
+                    kill("too_much_data", f"returned more than {FRAME_LIMIT // 2**20} MiB of data")
                     continue
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
@@ -177,10 +188,11 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
                         current = ("cell", frame["index"])
                     elif kind == "probe_start" and frame.get("id") in timeouts:
                         current = ("probe", frame["id"])
-                        deadline = time.monotonic() + timeouts[frame["id"]] + GRACE
+                        phase_deadline = time.monotonic() + timeouts[frame["id"]] + GRACE
                     elif kind in ("cell", "probe"):
                         current = None
-                    elif kind == "setup_error":
+                    elif kind == "setup_error" and len(log.frames) == 1:
+                        # only the worker sends it, before any student code runs: later ones are forged
                         log.setup_error = str(frame.get("message"))[:500]
     finally:
         _kill(pidfd)  # whatever happened, nothing of this job survives it
@@ -190,8 +202,7 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float) -> RunLog:
         for fd in (result_r, output_r):
             os.close(fd)
         writer.join(timeout=1)
-    if not any(f.get("kind") == "done" for f in log.frames):
-        log.ended_in = current
+    log.ended_in = current  # None unless a cell or probe was still running
     log.seconds = time.monotonic() - start
     return log
 
