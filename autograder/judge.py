@@ -35,9 +35,10 @@ from autograder.pytest_plugin import OUTCOMES
 from autograder.results import SubmissionResult, TestResult
 from autograder.runner import Zygote, run_once
 from autograder.sandbox import Limits, SandboxConfig
+from autograder.worker import probe_key
 
 BASE_UID = 61000
-MAX_RESTARTS = 3
+MAX_RESTARTS = 8  # fresh sandboxes after a probe kills or hangs its process
 
 
 @dataclass
@@ -199,6 +200,11 @@ class Grader:
                 status = "timeout" if log.kill_kind == "timeout" else "crashed"
                 run.outcomes[spec["name"]] = Outcome(spec["label"], status, message=reason)
                 run.notes.append(f"probe {spec['name']}: {reason}")
+                key = probe_key(spec)  # its other calls would do the same: skip them, keep the rest
+                for other in remaining:
+                    if probe_key(other) == key:
+                        message = f"an earlier call of {key} failed ({reason})"
+                        run.outcomes.setdefault(other["name"], Outcome(other["label"], status, message=message))
                 remaining = [s for s in remaining if s["name"] not in run.outcomes]
             if log.kill_kind == "total_timeout" or time.monotonic() > total_deadline:
                 self._give_up(run, remaining, "the submission ran past its total time limit")

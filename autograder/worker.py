@@ -106,6 +106,11 @@ def _short_traceback(err: BaseException) -> str:
     return "".join(lines[-6:])[-3000:]
 
 
+def probe_key(probe: dict) -> str:
+    """What a probe exercises: the student's function, or the driver's name."""
+    return probe["function"] if probe["driver"] == "call" else probe["driver"]
+
+
 def _reset_seeds() -> None:
     import torch
 
@@ -179,10 +184,15 @@ def execute(job: dict, emit: Emitter) -> None:
             )
     drivers = _custom_drivers(job.get("drivers", {}))
     signal.signal(signal.SIGALRM, _on_alarm)
+    timed_out: set[str] = set()  # after one call of a function overruns, skip its other calls
     for probe in job["probes"]:
+        key = probe_key(probe)
         emit(kind="probe_start", id=probe["id"])
         start = time.perf_counter()
         frame = {"kind": "probe", "id": probe["id"]}
+        if key in timed_out:
+            emit(**frame, status="timeout", message=f"an earlier call of {key} ran past its time limit", seconds=0.0)
+            continue
         try:
             _reset_seeds()
             signal.setitimer(signal.ITIMER_REAL, float(probe["timeout"]))
@@ -190,22 +200,20 @@ def execute(job: dict, emit: Emitter) -> None:
                 if probe["driver"] == "call":
                     out = _call_driver(ns, probe)
                 else:
-                    out = {
-                        "value": drivers[probe["driver"]](
-                            ns, *codec.decode(probe["args"]), **codec.decode(probe["kwargs"])
-                        )
-                    }
+                    driver = drivers[probe["driver"]]
+                    out = {"value": driver(ns, *codec.decode(probe["args"]), **codec.decode(probe["kwargs"]))}
+                frame.update(status="returned", value=codec.encode(out["value"]))  # a hostile repr is timed too
+                if "grads" in out:
+                    frame["grads"] = codec.encode(out["grads"])
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            frame.update(status="returned", value=codec.encode(out["value"]))
-            if "grads" in out:
-                frame["grads"] = codec.encode(out["grads"])
         except ProbeTimeout:
-            frame.update(status="timeout")
+            frame = {"kind": "probe", "id": probe["id"], "status": "timeout"}
+            timed_out.add(key)
         except MissingName as err:
             frame.update(status="missing", name=str(err)[:200])
         except BaseException as err:
-            frame.update(status="raised", **_describe(err))
+            frame = {"kind": "probe", "id": probe["id"], "status": "raised", **_describe(err)}
         frame["seconds"] = time.perf_counter() - start
         emit(**frame)
     emit(kind="done")

@@ -1,0 +1,506 @@
+"""Hostile submissions: one per attack, all graded in one batch next to honest ones.
+
+Each attack is written into ps1_bradley_terry's answer cells. Unless an attack keeps the reference
+for some functions (to show that the rest of the notebook still earns its points), it is combined
+with no working implementation, so an honest score of 0 is the most it may get. Every test checks
+the attack got no points beyond honest ones; the module-level checks (no leak, no surviving
+process, the batch still graded) run over all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.judge import BASE_UID, Grader
+from autograder.sandbox import Limits
+from tests.support import COURSE, make_submission
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = "ps1_bradley_terry"
+MAX = 8.0
+LOSS, METRICS, GAP = "bradley_terry_loss", "preference_metrics", "loss_vs_gap"
+POINTS = {LOSS: 4.0, METRICS: 2.0, GAP: 2.0}
+CELLS = {LOSS: "test_bradley_terry_loss", METRICS: "test_preference_metrics", GAP: "test_loss_vs_gap"}
+NOTHING = {
+    LOSS: "def bradley_terry_loss(*args, **kwargs):\n    raise NotImplementedError()\n",
+    METRICS: "def preference_probability(*a, **k):\n    raise NotImplementedError()\n\n"
+    "def pairwise_accuracy(*a, **k):\n    raise NotImplementedError()\n",
+    GAP: "def loss_vs_gap(gaps):\n    raise NotImplementedError()\n",
+}
+ALICE_SECRET = "alice-private-marker-7f3a9"
+# Text that exists only in hidden or instructor-only files; it must never reach the sandbox.
+SECRETS = [
+    "Hidden grader for ps1_bradley_terry",  # the grader's docstring
+    "Rubric (2 points)",  # the rubric in the source notebook
+    "loss = -F.logsigmoid(r_chosen - r_rejected - margin)",  # the reference solution in the source notebook
+    "gap = r_chosen - r_rejected - torch.as_tensor(margin",  # course_lib's reference body
+    ALICE_SECRET,  # another student's submission
+]
+
+
+def _strip_rubric(nb) -> None:
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            cell.source = "My written answer."
+
+
+def attack(first: str = "", **cells: str) -> dict[str, str]:
+    """Answer cells for an attack: ``first`` runs before the (missing) loss, ``cells`` override cells."""
+    answers = dict(NOTHING)
+    answers[LOSS] = first + "\n" + answers[LOSS]
+    answers.update(cells)
+    return answers
+
+
+def reference(name: str) -> str:
+    nb = nbformat.read(COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == name)
+    return cell.source
+
+
+READ_SECRETS = r"""
+import os
+targets = []
+for base in ["/work", "/root", "/home", "/tmp", "/srv", "/opt", "/var", "/mnt", os.getcwd(), "/proc/1"]:
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if d not in (".venv", "site-packages", "__pycache__", ".git")]
+        for f in filenames:
+            targets.append(os.path.join(dirpath, f))
+        if len(targets) > 20000:
+            break
+import course_lib.training.reward_model as rm
+targets.append(rm.__file__)
+found, scanned = [], 0
+for path in targets:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(2_000_000)
+        scanned += 1
+    except OSError:
+        continue
+    for marker in SECRET_MARKERS:
+        if marker.encode() in data:
+            found.append(f"FOUND {marker!r} in {path}")
+for guess in ["/work/main/assignments/graders/ps1_bradley_terry/test_ps1_bradley_terry.py",
+              "/work/main/assignments/gradebook.db", "/work/main/assignments/source"]:
+    print("exists?", guess, os.path.exists(guess))
+print("SCANNED", scanned, "files")
+print("\n".join(found) or "nothing found")
+""".replace("SECRET_MARKERS", repr(SECRETS))
+
+FRAME_WALK = r"""
+import gc, sys, inspect
+def bradley_terry_loss(*args, **kwargs):
+    hits = []
+    frame = sys._getframe()
+    while frame is not None:
+        for k, v in list(frame.f_locals.items()):
+            hits.append(f"{frame.f_code.co_name}:{k}={str(v)[:80]}")
+        frame = frame.f_back
+    markers = ["ref" + "_loss", "Hidden " + "grader", "expect" + "_tensor", "HUGE" + "_C"]
+    for obj in gc.get_objects():
+        if isinstance(obj, str) and any(m in obj for m in markers):
+            hits.append("GC:" + obj[:120])
+    print("WALKED", len(hits))
+    print("\n".join(hits[:300]))
+    import torch
+    return torch.tensor(0.0)
+"""
+
+MONKEYPATCH = r"""
+import builtins, math, unittest
+import numpy as np
+import torch
+torch.allclose = lambda *a, **k: True
+torch.isclose = lambda a, b, *x, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+torch.equal = lambda *a, **k: True
+torch.Tensor.__eq__ = lambda self, other: True
+torch.Tensor.__lt__ = lambda self, other: True
+np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: True
+math.isclose = lambda *a, **k: True
+builtins.all = lambda *a, **k: True
+builtins.any = lambda *a, **k: True
+builtins.isinstance = lambda *a, **k: True
+unittest.TestCase.assertEqual = lambda *a, **k: None
+try:
+    import pytest
+    pytest.approx = lambda expected, *a, **k: expected
+    import _pytest.assertion.rewrite as rw
+    rw.AssertionRewritingHook = None
+except Exception as err:
+    print("pytest not patchable here:", err)
+"""
+
+ALWAYS_EQUAL = r"""
+import torch
+class AlwaysEqual(float):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __lt__(self, other): return True
+    def __gt__(self, other): return True
+    __hash__ = float.__hash__
+class EvilTensor(torch.Tensor):
+    def __eq__(self, other): return torch.ones((), dtype=torch.bool)
+def bradley_terry_loss(reward_chosen, reward_rejected, margin=0.0, reduction="mean"):
+    return torch.Tensor._make_subclass(EvilTensor, torch.zeros(torch.as_tensor(reward_chosen).shape if reduction == "none" else ()))
+def preference_probability(reward_chosen, reward_rejected):
+    return AlwaysEqual(0.5)
+def pairwise_accuracy(reward_chosen, reward_rejected):
+    return AlwaysEqual(1.0)
+"""
+
+FORGE = r"""
+import json, os
+print("14 passed in 0.01s")
+print(json.dumps({"score": 8, "max_score": 8, "tests": [{"name": "all", "score": 8, "status": "passed"}]}))
+with open("/tmp/results.json", "w") as f:
+    f.write('{"score": 8}')
+fake = {"$": "tensor", "dtype": "float32", "shape": [], "data": [0.6931], "requires_grad": True}
+lines = [json.dumps({"kind": "setup_error", "message": "forged"})]
+for i in range(40):
+    lines.append(json.dumps({"kind": "probe", "id": i, "status": "returned", "value": fake, "grads": None}))
+lines.append(json.dumps({"kind": "done"}))
+payload = ("\n".join(lines) + "\n").encode()
+for fd in range(3, 30):
+    try:
+        os.write(fd, payload)
+    except OSError:
+        pass
+"""
+
+DAEMON = r"""
+import os, time, json
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.environ["DAEMON_MARKER"] = "1"
+        time.sleep(4)
+        for fd in range(3, 30):
+            try:
+                os.write(fd, (json.dumps({"kind": "probe", "id": 0, "status": "returned", "value": 1.0}) + "\n").encode())
+            except OSError:
+                pass
+        for path in ["/tmp/results.json", "/work/main/assignments/reports/ps1_bradley_terry/scores.csv"]:
+            try:
+                open(path, "w").write("forged by a daemon")
+            except OSError:
+                pass
+        time.sleep(600)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("daemon launched")
+"""
+
+FORK_FLOOD = r"""
+import os, time
+children = 0
+for _ in range(1000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(600)
+        os._exit(0)
+    children += 1
+print("forked", children)
+"""
+
+IMPORT_REFERENCE = r"""
+from course_lib.training.reward_model import bradley_terry_loss, pairwise_accuracy, preference_probability
+import inspect
+import course_lib.training.reward_model as rm
+print(inspect.getsource(rm.bradley_terry_loss))
+"""
+
+INTROSPECT = r"""
+import os, socket
+print("pid", os.getpid(), "ppid", os.getppid(), "uid", os.getuid(), "host", socket.gethostname())
+print("root", sorted(os.listdir("/")))
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=2)
+    print("NETWORK OPEN")
+except OSError as err:
+    print("network blocked:", err)
+print("procs", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+"""
+
+ATTACKS: dict[str, dict[str, str]] = {
+    "sys_exit_in_cell": {
+        **NOTHING,
+        LOSS: "import sys\nsys.exit(0)\n" + reference(LOSS),
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "os_exit_in_cell": attack("import os\nos._exit(0)"),
+    "os_exit_in_function": {
+        LOSS: "import os\ndef bradley_terry_loss(*args, **kwargs):\n    os._exit(3)\n",
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "monkeypatch": attack(MONKEYPATCH),
+    "always_equal": {**NOTHING, LOSS: ALWAYS_EQUAL, METRICS: "pass\n"},
+    "frame_walk": {**NOTHING, LOSS: FRAME_WALK},
+    "forged_results": attack(FORGE),
+    "infinite_loop_in_cell": attack("while True:\n    pass"),
+    "infinite_loop_in_function": {
+        LOSS: "def bradley_terry_loss(*args, **kwargs):\n    while True:\n        pass\n",
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "loop_ignoring_alarm": {
+        LOSS: "import signal\ndef bradley_terry_loss(*args, **kwargs):\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        try:\n            pass\n"
+        "        except BaseException:\n            pass\n",
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "memory_bomb": {
+        LOSS: "blocks = []\nwhile True:\n    blocks.append(bytearray(256 * 2**20))\n" + reference(LOSS),
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "output_flood": {
+        LOSS: "import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 1_000_000)\n" + reference(LOSS),
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "fork_flood": {LOSS: FORK_FLOOD + reference(LOSS), METRICS: reference(METRICS), GAP: reference(GAP)},
+    "read_secrets": attack(READ_SECRETS),
+    "daemon_outlives_grading": attack(DAEMON),
+    "import_reference": {
+        **NOTHING,
+        LOSS: IMPORT_REFERENCE,
+        METRICS: "from course_lib.training.reward_model import pairwise_accuracy, preference_probability\n",
+        GAP: "import torch\ndef loss_vs_gap(gaps):\n    return bradley_terry_loss(gaps, torch.zeros_like(gaps), reduction='none')\n",
+    },
+    "ipython_input_transformer": attack(
+        "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+        "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"
+    ),
+    "kill_everything": attack("import os, signal\nos.kill(-1, signal.SIGKILL)"),
+    "huge_tmp_file": {
+        LOSS: "try:\n    with open('/tmp/big', 'wb') as f:\n        for _ in range(1024):\n"
+        "            f.write(b'0' * 2**20)\nexcept OSError as err:\n    print('blocked:', err)\n" + reference(LOSS),
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
+    "introspect": attack(INTROSPECT),
+}
+# What honest work in each attack notebook earns: reference code kept in some cells (to show that the
+# rest of the notebook still counts) earns its points, unless the attack stops that very cell first.
+HONEST = dict.fromkeys(ATTACKS, 0.0)
+HONEST.update(
+    sys_exit_in_cell=POINTS[METRICS] + POINTS[GAP],  # SystemExit stops the loss cell before its def
+    os_exit_in_function=POINTS[METRICS] + POINTS[GAP],
+    infinite_loop_in_function=POINTS[METRICS] + POINTS[GAP],
+    loop_ignoring_alarm=POINTS[METRICS] + POINTS[GAP],
+    memory_bomb=POINTS[METRICS] + POINTS[GAP],  # MemoryError stops the loss cell before its def
+    output_flood=MAX,
+    fork_flood=MAX,
+    huge_tmp_file=MAX,
+)
+
+
+def _tamper_points(nb) -> None:
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            meta["points"] = 100
+        if meta.get("solution") and cell.cell_type == "code":
+            meta.update(grade=True, points=100, locked=True)
+
+
+def _delete_tests_and_rename(nb) -> None:
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade") or c.cell_type == "markdown"]
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") == GAP:
+            meta["grade_id"] = "renamed"
+    nb.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
+
+
+RAW: dict[str, bytes] = {
+    "invalid_json": b'{"cells": [',
+    "not_utf8": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "\xff\xfe"}',
+    "nbformat_3": json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}).encode(),
+    "huge_file": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "pad": "'
+    + b"x" * (11 * 2**20)
+    + b'"}',
+    "not_a_notebook": b"[1, 2, 3]",
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade every attack, the tampered and broken notebooks and three honest ones in one batch."""
+    work = tmp_path_factory.mktemp("adversarial")
+    paths: dict[str, Path] = {}
+    for name, cells in ATTACKS.items():
+        paths[name] = make_submission(ASSIGNMENT, work / f"{name}.ipynb", cells, edit=_strip_rubric)
+    paths["tampered_points"] = make_submission(
+        ASSIGNMENT, work / "tampered_points.ipynb", NOTHING, edit=_tamper_points
+    )
+    paths["tampered_cells"] = make_submission(
+        ASSIGNMENT, work / "tampered_cells.ipynb", edit=lambda nb: (_strip_rubric(nb), _delete_tests_and_rename(nb))
+    )
+    for name, data in RAW.items():
+        paths[name] = work / f"{name}.ipynb"
+        paths[name].write_bytes(data)
+
+    def alice(nb):
+        _strip_rubric(nb)
+        nb.cells[3].source = f"# {ALICE_SECRET}\n" + nb.cells[3].source
+
+    paths["honest_alice"] = make_submission(ASSIGNMENT, work / "alice.ipynb", edit=alice)
+    paths["honest_bob"] = make_submission(ASSIGNMENT, work / "bob.ipynb", edit=_strip_rubric)
+    paths["honest_nothing"] = make_submission(ASSIGNMENT, work / "nothing.ipynb", NOTHING, edit=_strip_rubric)
+    limits = Limits(memory_bytes=1 * 2**30, cpu_seconds=60)
+    with Grader(
+        ASSIGNMENT, COURSE, jobs=2, limits=limits, cell_timeout=8, probe_timeout=2, submission_timeout=40
+    ) as g:
+        with ThreadPoolExecutor(2) as pool:
+            runs = dict(zip(paths, pool.map(g.run_sandbox, paths.values())))
+        results = {name: g.judge(run) for name, run in runs.items()}
+        isolation = g.isolation
+    time.sleep(5)  # give any surviving daemon the time to act (it sleeps 4 s)
+    return {"runs": runs, "results": results, "isolation": isolation}
+
+
+def _score(batch, name) -> float:
+    return batch["results"][name].score
+
+
+def _text(batch, name) -> str:
+    r = batch["results"][name]
+    return "\n".join([r.student_output, *(c["error"] for c in r.cells), *(t.output for t in r.tests), *r.notes])
+
+
+def test_isolation_is_namespaces(batch):
+    assert batch["isolation"] in ("namespaces", "user-namespace")
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_earns_no_more_than_honest_work(batch, name):
+    r = batch["results"][name]
+    assert r.max_score == MAX, "max score comes from the grader, never the submission"
+    assert r.score <= HONEST[name] + 1e-9, f"{name}: {r.score} > honest {HONEST[name]}: {r.summary()}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sys_exit_in_cell",
+        "os_exit_in_function",
+        "infinite_loop_in_function",
+        "loop_ignoring_alarm",
+        "memory_bomb",
+        "output_flood",
+        "fork_flood",
+        "huge_tmp_file",
+    ],
+)
+def test_honest_parts_of_a_hostile_notebook_still_count(batch, name):
+    assert _score(batch, name) == HONEST[name] > 0, _text(batch, name)[-3000:]
+
+
+def test_the_batch_still_graded_honest_work(batch):
+    assert _score(batch, "honest_alice") == MAX
+    assert _score(batch, "honest_bob") == MAX
+    assert _score(batch, "honest_nothing") == 0
+
+
+def test_no_secret_reaches_the_sandbox(batch):
+    assert "SCANNED" in batch["results"]["read_secrets"].student_output, "the scan must have run"
+    for name in batch["results"]:
+        text = _text(batch, name) + repr(batch["runs"][name].outcomes)
+        for secret in SECRETS:
+            if name == "honest_alice" and secret == ALICE_SECRET:
+                continue
+            assert secret not in text, f"{name} saw {secret!r}"
+    out = batch["results"]["read_secrets"].student_output
+    assert "exists? /work/main/assignments/gradebook.db False" in out
+    assert "exists? /work/main/assignments/graders/ps1_bradley_terry/test_ps1_bradley_terry.py False" in out
+
+
+def test_frame_walking_finds_no_grader(batch):
+    out = batch["results"]["frame_walk"].student_output
+    assert "WALKED" in out
+    for marker in ["ref_loss", "Hidden grader", "expect_tensor", "HUGE_C"]:
+        assert marker not in out
+
+
+def test_no_process_survives_grading(batch):
+    uids = range(BASE_UID, BASE_UID + 64)
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
+                alive.append(pid)
+        except OSError:
+            pass
+    assert not alive, f"processes of sandbox users survived: {alive}"
+    assert "daemon launched" in batch["results"]["daemon_outlives_grading"].student_output
+
+
+def test_forged_frames_and_output_are_ignored(batch):
+    assert _score(batch, "forged_results") == 0
+    assert "14 passed" in batch["results"]["forged_results"].student_output  # printed, and ignored
+
+
+def test_importing_the_reference_earns_nothing_with_a_clear_message(batch):
+    r = batch["results"]["import_reference"]
+    assert r.score == 0
+    assert any("reference answer for ps1_bradley_terry" in t.output for t in r.tests), [t.output for t in r.tests]
+
+
+def test_loops_cost_only_their_tests(batch):
+    r = batch["results"]["infinite_loop_in_function"]
+    loss_tests = [t for t in r.tests if t.cell == CELLS[LOSS]]
+    assert all(t.status == "failed" for t in loss_tests)
+    assert any("time limit" in t.output for t in loss_tests)
+    assert batch["results"]["infinite_loop_in_cell"].score == 0
+    assert any("did not finish" in t.output for t in batch["results"]["infinite_loop_in_cell"].tests)
+
+
+def test_output_is_capped(batch):
+    out = batch["results"]["output_flood"].student_output
+    assert len(out) < 70_000 and "more bytes of output dropped" in out
+
+
+def test_fork_flood_is_limited(batch):
+    out = batch["results"]["fork_flood"].student_output
+    forked = int(out.split("forked", 1)[1].split()[0])
+    assert 0 < forked < 64
+
+
+def test_sandbox_is_a_separate_unprivileged_process_without_network(batch):
+    out = batch["results"]["introspect"].student_output
+    assert "pid 1 " in out, out
+    assert f"uid {BASE_UID}" in out or f"uid {BASE_UID + 1}" in out
+    assert "network blocked" in out and "NETWORK OPEN" not in out
+    assert "'assignments'" not in out and "procs ['1']" in out
+
+
+@pytest.mark.parametrize("name", sorted(RAW))
+def test_broken_notebooks_get_a_clear_error_and_zero(batch, name):
+    r = batch["results"][name]
+    assert r.score == 0 and r.max_score == MAX
+    assert r.error, "a broken notebook must carry a readable reason"
+
+
+def test_tampered_metadata_changes_nothing(batch):
+    assert _score(batch, "tampered_points") == 0
+    assert batch["results"]["tampered_points"].max_score == MAX
+    r = batch["results"]["tampered_cells"]
+    assert r.max_score == MAX and r.score == MAX, r.summary()  # graded from the trusted source, functions intact
