@@ -63,7 +63,7 @@ class Grader:
         course_dir: str | Path = "assignments",
         jobs: int | None = None,
         limits: Limits | None = None,
-        cell_timeout: float = 60.0,
+        cell_timeout: float = 30.0,
         probe_timeout: float | None = None,
         submission_timeout: float = 300.0,
         self_check: bool = True,
@@ -71,7 +71,7 @@ class Grader:
         self.assignment: Assignment = load_assignment(assignment, course_dir)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.limits = limits or Limits()
-        self.cell_timeout = cell_timeout  # all cells together
+        self.cell_timeout = cell_timeout  # per cell, as nbgrader's Execute.timeout
         self.probe_timeout = probe_timeout  # caps each probe's own timeout
         self.submission_timeout = submission_timeout
         self.zygote = Zygote(self.assignment.preload)  # imports torch while we set up the rest
@@ -163,13 +163,19 @@ class Grader:
         return run
 
     def _run_probes(self, run: SandboxRun, cells, specs: list[dict], slot: int, total_deadline: float) -> None:
-        """Run until every probe has an outcome; after a timeout or crash, restart after that probe."""
+        """Run until every probe has an outcome; after a hang or crash, rerun without what caused it.
+
+        A cell that hangs or kills the process is dropped (nbgrader moves on past a timed-out
+        cell too); a probe that does is recorded with its function's other calls, and the rest
+        run in a fresh sandbox.
+        """
         by_id = {s["id"]: s for s in specs}
-        remaining = specs
+        remaining, skipped = specs, set()
         for attempt in range(MAX_RESTARTS + 1):
+            live = [(i, c) for i, c in enumerate(cells) if i not in skipped]
             job = {
                 "sandbox": self._config(slot),
-                "cells": [{"label": c.label, "source": c.source} for c in cells],
+                "cells": [{"label": c.label, "source": c.source} for _, c in live],
                 "probes": remaining,
                 "drivers": self.assignment.drivers,
             }
@@ -190,12 +196,13 @@ class Grader:
                 return
             reason = log.killed or "the process exited"
             where, index = log.ended_in or ("", None)
-            if where == "cell":
-                label = cells[index].label if 0 <= index < len(cells) else "?"
-                run.notes.append(f"cell {label}: {reason}")
-                self._give_up(run, remaining, f"the notebook's code did not finish (cell {label}: {reason})")
-                return
-            if where == "probe" and index in by_id and by_id[index]["name"] not in run.outcomes:
+            if where == "cell" and 0 <= index < len(live):
+                original, cell = live[index]
+                skipped.add(original)
+                run.cells[original]["status"] = "skipped"
+                run.cells[original]["error"] = reason
+                run.notes.append(f"cell {cell.label} was skipped: {reason}")
+            elif where == "probe" and index in by_id and by_id[index]["name"] not in run.outcomes:
                 spec = by_id[index]
                 status = "timeout" if log.kill_kind == "timeout" else "crashed"
                 run.outcomes[spec["name"]] = Outcome(spec["label"], status, message=reason)

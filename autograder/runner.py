@@ -122,7 +122,7 @@ def _wait_exit(pidfd: int, timeout: float) -> None:
 def run_once(zygote: Zygote, job: dict, cell_timeout: float, total_deadline: float | None = None) -> RunLog:
     """One sandbox run of ``job``: all cells, then the job's probes in order.
 
-    ``cell_timeout`` bounds all cells together; each probe gets its own ``timeout`` plus a grace
+    ``cell_timeout`` bounds each cell; each probe gets its own ``timeout`` plus a grace
     period (the sandbox's own alarm fires first); ``total_deadline`` (``time.monotonic()``)
     bounds the whole run. On any overrun the process tree is killed and the log says where.
     """
@@ -186,6 +186,7 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float, total_deadline: flo
                     kind = frame.get("kind")
                     if kind == "cell_start" and type(frame.get("index")) is int:
                         current = ("cell", frame["index"])
+                        phase_deadline = time.monotonic() + cell_timeout
                     elif kind == "probe_start" and frame.get("id") in timeouts:
                         current = ("probe", frame["id"])
                         phase_deadline = time.monotonic() + timeouts[frame["id"]] + GRACE

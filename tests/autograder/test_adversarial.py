@@ -252,7 +252,11 @@ ATTACKS: dict[str, dict[str, str]] = {
     "always_equal": {**NOTHING, LOSS: ALWAYS_EQUAL, METRICS: "pass\n"},
     "frame_walk": {**NOTHING, LOSS: FRAME_WALK},
     "forged_results": attack(FORGE),
-    "infinite_loop_in_cell": attack("while True:\n    pass"),
+    "infinite_loop_in_cell": {
+        LOSS: "while True:\n    pass\n" + reference(LOSS),
+        METRICS: reference(METRICS),
+        GAP: reference(GAP),
+    },
     "infinite_loop_in_function": {
         LOSS: "def bradley_terry_loss(*args, **kwargs):\n    while True:\n        pass\n",
         METRICS: reference(METRICS),
@@ -303,6 +307,7 @@ HONEST = dict.fromkeys(ATTACKS, 0.0)
 HONEST.update(
     sys_exit_in_cell=POINTS[METRICS] + POINTS[GAP],  # SystemExit stops the loss cell before its def
     os_exit_in_function=POINTS[METRICS] + POINTS[GAP],
+    infinite_loop_in_cell=POINTS[METRICS] + POINTS[GAP],  # the looping cell is skipped, the rest runs
     infinite_loop_in_function=POINTS[METRICS] + POINTS[GAP],
     loop_ignoring_alarm=POINTS[METRICS] + POINTS[GAP],
     memory_bomb=POINTS[METRICS] + POINTS[GAP],  # MemoryError stops the loss cell before its def
@@ -403,6 +408,7 @@ def test_attack_earns_no_more_than_honest_work(batch, name):
         "sys_exit_in_cell",
         "os_exit_in_function",
         "infinite_loop_in_function",
+        "infinite_loop_in_cell",
         "loop_ignoring_alarm",
         "memory_bomb",
         "output_flood",
@@ -469,8 +475,8 @@ def test_loops_cost_only_their_tests(batch):
     loss_tests = [t for t in r.tests if t.cell == CELLS[LOSS]]
     assert all(t.status == "failed" for t in loss_tests)
     assert any("time limit" in t.output for t in loss_tests)
-    assert batch["results"]["infinite_loop_in_cell"].score == 0
-    assert any("did not finish" in t.output for t in batch["results"]["infinite_loop_in_cell"].tests)
+    r = batch["results"]["infinite_loop_in_cell"]
+    assert any("skipped" in n and "time limit" in n for n in r.notes), r.notes
 
 
 def test_output_is_capped(batch):

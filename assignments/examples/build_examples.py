@@ -1,0 +1,95 @@
+"""Write the bundled example submissions into ``submitted/<student>/<assignment>/``.
+
+    python assignments/examples/build_examples.py [--course-dir assignments]
+
+Five students per assignment, made from the instructor's source notebook with some answer cells
+replaced: ``ada`` (honest, complete), ``ben`` (honest, with a typical bug), ``cy`` (hostile:
+monkeypatches the test machinery and prints a forged result), ``dee`` (hostile: forks, loops forever,
+reads the graders from disk) and ``eve`` (hands in the unsolved release). The main job grades them
+so an instructor can see, in one report, what each kind of submission gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+STAMP = "2026-11-20 17:00:00.000000 UTC"
+
+HOSTILE_PATCH = """
+import builtins, json, math, torch
+torch.allclose = lambda *a, **k: True
+math.isclose = lambda *a, **k: True
+builtins.all = lambda *a, **k: True
+print(json.dumps({"score": 100, "tests": "all passed"}))
+"""
+HOSTILE_ESCAPE = """
+import os, time
+for path in ["/work/main/assignments/graders", "../graders", "/root"]:
+    print(path, "visible:", os.path.exists(path))
+if os.fork() == 0:
+    time.sleep(3600)
+while True:
+    pass
+"""
+NOT_IMPLEMENTED = "raise NotImplementedError()\n"
+
+# assignment -> student -> {answer grade_id: code}; None keeps the reference answer
+EXAMPLES: dict[str, dict[str, dict[str, str] | None]] = {
+    "ps1_bradley_terry": {
+        "ada": None,
+        "ben": {  # the unstable formula: fine for small gaps, inf for large ones
+            "bradley_terry_loss": "def bradley_terry_loss(reward_chosen, reward_rejected, margin=0.0, reduction='mean'):\n"
+            "    loss = -torch.log(torch.sigmoid(torch.as_tensor(reward_chosen) - torch.as_tensor(reward_rejected) - margin))\n"
+            "    return {'mean': loss.mean(), 'sum': loss.sum(), 'none': loss}[reduction]\n",
+        },
+        "cy": {"bradley_terry_loss": HOSTILE_PATCH + "def bradley_terry_loss(*args, **kwargs):\n    return 0.0\n"},
+        "dee": {"loss_vs_gap": HOSTILE_ESCAPE},
+    },
+}
+
+
+def release_answers(source_nb) -> dict[str, str]:
+    """What the unsolved release has in each answer cell."""
+    return {
+        c.metadata["nbgrader"]["grade_id"]: "# YOUR CODE HERE\n" + NOT_IMPLEMENTED
+        for c in source_nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def write_examples(course_dir: Path) -> list[Path]:
+    written = []
+    for assignment, students in EXAMPLES.items():
+        source = nbformat.read(course_dir / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+        plans = dict(students, eve=release_answers(source))
+        for student, answers in plans.items():
+            nb = copy.deepcopy(source)
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if answers and meta.get("grade_id") in answers:
+                    cell.source = answers[meta["grade_id"]]
+                if cell.cell_type == "markdown" and meta.get("solution"):  # never hand in the rubric
+                    cell.source = "YOUR ANSWER HERE" if student == "eve" else "My written answer."
+            folder = course_dir / "submitted" / student / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, folder / f"{assignment}.ipynb")
+            (folder / "timestamp.txt").write_text(STAMP + "\n")
+            written.append(folder)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course-dir", type=Path, default=HERE.parent)
+    args = parser.parse_args()
+    for folder in write_examples(args.course_dir):
+        print(f"wrote {folder}")
+
+
+if __name__ == "__main__":
+    main()
