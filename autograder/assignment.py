@@ -22,8 +22,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grading import Driver, Probe
-
 BASE_PRELOAD = [
     "torch",
     "torch.fx.experimental.symbolic_shapes",  # torch.autograd.grad imports it (and sympy) on first use
@@ -44,7 +42,7 @@ class Assignment:
     course_dir: Path
     source_notebook: Path
     grader_path: Path
-    probes: list[Probe] = field(default_factory=list)
+    probes: list = field(default_factory=list)  # grading.Probe
     drivers: dict[str, str] = field(default_factory=dict)
     reference: list[str] = field(default_factory=list)
     preload: list[str] = field(default_factory=list)
@@ -53,8 +51,8 @@ class Assignment:
         return [p.spec(i) for i, p in enumerate(self.probes)]
 
 
-def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assignment:
-    """Find and import the grader of ``name``; collect its probes, drivers and settings."""
+def assignment_paths(name: str, course_dir: str | Path) -> tuple[Path, Path, Path]:
+    """``(course_dir, source notebook, grader)`` for ``name``, or a SetupError that says what is missing."""
     course_dir = Path(course_dir).resolve()
     source = course_dir / "source" / name / f"{name}.ipynb"
     grader = course_dir / "graders" / name / f"test_{name}.py"
@@ -64,6 +62,28 @@ def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assign
         if not path.is_file():
             known = sorted(p.name for p in (course_dir / "source").glob("*") if p.is_dir())
             raise SetupError(f"no {what} for {name!r} at {path}; assignments here: {', '.join(known) or 'none'}")
+    return course_dir, source, grader
+
+
+def preload_modules(grader: Path) -> list[str]:
+    """The zygote's modules, read from the grader's ``PRELOAD`` literal without importing the grader.
+
+    So the zygote can start importing torch while the judge imports the grader (and torch) itself.
+    """
+    for node in ast.parse(grader.read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PRELOAD" for t in node.targets):
+            try:
+                return BASE_PRELOAD + list(ast.literal_eval(node.value))
+            except ValueError:
+                raise SetupError(f"{grader}: PRELOAD must be a literal list of module names") from None
+    return list(BASE_PRELOAD)
+
+
+def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assignment:
+    """Find and import the grader of ``name``; collect its probes, drivers and settings."""
+    from autograder.grading import Driver, Probe  # imports torch: only once a grader is loaded
+
+    course_dir, source, grader = assignment_paths(name, course_dir)
     module = _import_grader(grader)
     probes, drivers = [], {}
     for attr, value in vars(module).items():
@@ -83,7 +103,7 @@ def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assign
         probes=probes,
         drivers=drivers,
         reference=list(getattr(module, "REFERENCE", [])),
-        preload=BASE_PRELOAD + list(getattr(module, "PRELOAD", [])),
+        preload=preload_modules(grader),
     )
 
 

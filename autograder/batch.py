@@ -74,8 +74,8 @@ def load_record(path: Path) -> dict | None:
 
 def run_batch(args) -> int:
     """``python -m autograder batch``: grade what is new, then rebuild gradebook, CSV, feedback, report."""
+    from autograder.cli import open_grader
     from autograder.gradebook import sync_gradebook
-    from autograder.judge import Grader
     from autograder.report import write_outputs
 
     course_dir = args.course_dir.resolve()
@@ -91,7 +91,7 @@ def run_batch(args) -> int:
     ]
     print(f"{args.assignment}: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded")
     isolation = None
-    with Grader(args.assignment, course_dir, jobs=args.jobs) as grader:
+    with open_grader(args) as grader:
         by_path = {str(s.notebook): s for s in todo if s.notebook is not None}
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:

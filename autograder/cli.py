@@ -46,14 +46,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _grade(args) -> int:
-    from autograder.judge import Grader
-
     missing = [str(p) for p in args.notebooks if not p.exists()]
     if missing:
         print(f"error: no such notebook(s): {', '.join(missing)}", file=sys.stderr)
         return EXIT_SETUP
     results: list[SubmissionResult] = []
-    with Grader(args.assignment, args.course_dir, jobs=args.jobs) as grader:
+    with open_grader(args) as grader:
         bar = tqdm(
             total=len(args.notebooks), desc=f"grading {args.assignment}", unit="nb", disable=len(args.notebooks) < 2
         )
@@ -79,6 +77,22 @@ def _grade(args) -> int:
         )
         print(f"wrote {args.json}")
     return 0
+
+
+def open_grader(args):
+    """A Grader whose zygote starts before this process imports torch, so the two imports overlap."""
+    from autograder.assignment import assignment_paths, preload_modules
+    from autograder.runner import Zygote
+
+    _, _, grader_path = assignment_paths(args.assignment, args.course_dir)
+    zygote = Zygote(preload_modules(grader_path))
+    try:
+        from autograder.judge import Grader
+
+        return Grader(args.assignment, args.course_dir, jobs=args.jobs, zygote=zygote)
+    except BaseException:
+        zygote.close()
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

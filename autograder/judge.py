@@ -24,8 +24,10 @@ from autograder import codec
 from autograder.assignment import (
     Assignment,
     SetupError,
+    assignment_paths,
     course_lib_dir,
     load_assignment,
+    preload_modules,
     sandbox_binds,
     student_course_lib,
 )
@@ -54,6 +56,12 @@ class SandboxRun:
     seconds: float = 0.0
 
 
+def start_zygote(assignment: str, course_dir: str | Path) -> Zygote:
+    """Start the assignment's zygote; it imports torch while the caller imports the grader."""
+    _, _, grader_path = assignment_paths(assignment, course_dir)
+    return Zygote(preload_modules(grader_path))
+
+
 class Grader:
     """Grades submissions of one assignment. Use as a context manager (it owns a zygote process)."""
 
@@ -67,14 +75,19 @@ class Grader:
         probe_timeout: float | None = None,
         submission_timeout: float = 300.0,
         self_check: bool = True,
+        zygote: Zygote | None = None,
     ):
-        self.assignment: Assignment = load_assignment(assignment, course_dir)
+        self.zygote = zygote or start_zygote(assignment, course_dir)
+        try:
+            self.assignment: Assignment = load_assignment(assignment, course_dir)
+        except BaseException:
+            self.zygote.close()
+            raise
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.limits = limits or Limits()
         self.cell_timeout = cell_timeout  # per cell, as nbgrader's Execute.timeout
         self.probe_timeout = probe_timeout  # caps each probe's own timeout
         self.submission_timeout = submission_timeout
-        self.zygote = Zygote(self.assignment.preload)  # imports torch while we set up the rest
         self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
             self._prepare()
@@ -256,7 +269,15 @@ class Grader:
         ]
         if outcomes is None:
             args.append("--collect-only")
-        code = pytest.main(args, plugins=[recorder])
+        autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # graders need no third-party plugins
+        try:
+            code = pytest.main(args, plugins=[recorder])
+        finally:
+            if autoload is None:
+                del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+            else:
+                os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             raise SetupError(
                 f"the grader {self.assignment.grader_path} did not run (pytest exit {int(code)}): {recorder.problem}"
