@@ -36,7 +36,7 @@ from autograder.notebook import SubmissionError, program_cells, read_notebook, s
 from autograder.pytest_plugin import OUTCOMES
 from autograder.results import SubmissionResult, TestResult
 from autograder.runner import Zygote, run_once
-from autograder.sandbox import Limits, SandboxConfig
+from autograder.sandbox import LEVELS, Limits, SandboxConfig, kill_uid, level_works
 from autograder.worker import probe_key
 
 BASE_UID = 61000
@@ -76,6 +76,7 @@ class Grader:
         submission_timeout: float = 300.0,
         self_check: bool = True,
         zygote: Zygote | None = None,
+        isolation: str | None = None,
     ):
         self.zygote = zygote or start_zygote(assignment, course_dir)
         try:
@@ -90,6 +91,7 @@ class Grader:
         self.submission_timeout = submission_timeout
         self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
+            self.isolation = self._choose_isolation(isolation)
             self._prepare()
             if self_check:
                 self._self_check()
@@ -124,9 +126,17 @@ class Grader:
                 f"{result.max_score:g} (grader or environment broken): {result.error or failing}"
             )
 
-    @property
-    def isolation(self) -> str:
-        return self.zygote.level
+    def _choose_isolation(self, wanted: str | None) -> str:
+        """The requested level (for tests and weaker machines), by default the strongest available."""
+        available = self.zygote.level
+        wanted = wanted or available
+        if wanted not in LEVELS:
+            raise SetupError(f"isolation must be one of {LEVELS}, got {wanted!r}")
+        if wanted != available and not level_works(wanted):
+            raise SetupError(
+                f"isolation {wanted!r} does not work on this machine; the strongest available is {available!r}"
+            )
+        return wanted
 
     def close(self) -> None:
         self.zygote.close()
@@ -141,7 +151,7 @@ class Grader:
     # -- sandbox ------------------------------------------------------------------------------
 
     def _config(self, slot: int) -> dict:
-        level = self.zygote.level
+        level = self.isolation
         if level == "none":
             raise SetupError("no isolation is available on this machine (need root or user namespaces)")
         return SandboxConfig(
@@ -193,6 +203,8 @@ class Grader:
                 "drivers": self.assignment.drivers,
             }
             log = run_once(self.zygote, job, self.cell_timeout, total_deadline)
+            if job["sandbox"]["level"] == "unprivileged-user":  # no pid namespace: end its processes by uid
+                kill_uid(job["sandbox"]["uid"])
             if log.setup_error:
                 raise SetupError(f"the sandbox could not be built: {log.setup_error}")
             if attempt == 0:

@@ -72,9 +72,9 @@ class Zygote:
     def level(self) -> str:
         return self.hello()["level"]
 
-    def spawn(self, fds: list[int]) -> int:
+    def spawn(self, fds: list[int], level: str) -> int:
         """Fork a supervisor holding ``fds`` (job in, results out, output out); returns its pid."""
-        header = json.dumps({"level": self.level}).encode()
+        header = json.dumps({"level": level}).encode()
         with self._lock:
             socket.send_fds(self._sock, [header], fds)
             reply = self._sock.recv(65536)
@@ -131,7 +131,7 @@ def run_once(zygote: Zygote, job: dict, cell_timeout: float, total_deadline: flo
     output_r, output_w = os.pipe()
     start = time.monotonic()
     try:
-        pid = zygote.spawn([job_r, result_w, output_w])
+        pid = zygote.spawn([job_r, result_w, output_w], job["sandbox"]["level"])
         pidfd = os.pidfd_open(pid)  # the supervisor waits for its child, so it is alive here
     finally:
         for fd in (job_r, result_w, output_w):

@@ -227,26 +227,51 @@ def enter_sandbox(config: SandboxConfig) -> None:
     prctl(PR_SET_DUMPABLE, 0)
 
 
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid``: a child switches to it and sends SIGKILL to -1 (root only).
+
+    Without a pid namespace (the ``unprivileged-user`` level) this is how daemons a submission left
+    behind are ended: ``kill(-1)`` reaches every process the sender may signal, which for a
+    dedicated uid is exactly the submission's processes.
+    """
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):  # processes forked while we were killing get the next round
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(-1, 9)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def level_works(level: str) -> bool:
+    """Whether ``level`` can be entered here, tried in a throwaway child."""
+    if level == "none":
+        return True
+    if level in ("namespaces", "unprivileged-user") and os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            if level == "unprivileged-user":
+                os.setresuid(65534, 65534, 65534)
+                # the sandbox uid must read the interpreter's stdlib (not so under a 0700 /root)
+                open(os.__file__, "rb").close()
+            else:
+                enter_pid_namespace(level)
+                unshare(CLONE_NEWNS | CLONE_NEWNET)
+                mount(None, "/", None, MS_REC | MS_PRIVATE)
+                mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m")  # only in this child's namespace
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def detect_level() -> str:
-    """The strongest isolation this machine allows, found by trying it in a throwaway child."""
-    for level in ("namespaces", "user-namespace", "unprivileged-user"):
-        if level in ("namespaces", "unprivileged-user") and os.geteuid() != 0:
-            continue
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                if level == "unprivileged-user":
-                    os.setresuid(65534, 65534, 65534)
-                else:
-                    enter_pid_namespace(level)
-                    unshare(CLONE_NEWNS | CLONE_NEWNET)
-                    mount(None, "/", None, MS_REC | MS_PRIVATE)
-                    mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m")  # only in this child's namespace
-                code = 0
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
-            return level
-    return "none"
+    """The strongest isolation this machine allows."""
+    return next(level for level in LEVELS if level_works(level))
