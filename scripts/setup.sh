@@ -11,7 +11,10 @@ stamp=".venv/.installed-$(cat pyproject.toml requirements/constraints.txt | sha2
 if [ ! -f "$stamp" ]; then
     echo "setup: installing the course environment (pinned in requirements/constraints.txt; about 2 minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -c requirements/constraints.txt -e ".[course]"
+    # torch's "+cpu" wheel lives on PyTorch's own index when the local package sources lack it
+    .venv/bin/python -m pip install --quiet -c requirements/constraints.txt -e ".[course]" ||
+        .venv/bin/python -m pip install --quiet -c requirements/constraints.txt -e ".[course]" \
+            --extra-index-url https://download.pytorch.org/whl/cpu
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
