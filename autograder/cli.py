@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from autograder.assignment import SetupError
 from autograder.results import SubmissionResult
+from autograder.sandbox import LEVELS
 
 EXIT_SETUP = 2
 
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", type=Path, help="write results here (Gradescope-compatible per submission)")
     grade.add_argument("--course-dir", type=Path, default=Path("assignments"))
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    grade.add_argument("--isolation", choices=LEVELS[:-1], help="default: the strongest this machine allows")
     batch = sub.add_parser("batch", help="grade submitted/<student>/<assignment>/ into the nbgrader gradebook")
     batch.add_argument("assignment")
     batch.add_argument("--course-dir", type=Path, default=Path("assignments"))
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)"
     )
+    batch.add_argument("--isolation", choices=LEVELS[:-1], help="default: the strongest this machine allows")
     batch.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
     return parser
 
@@ -89,7 +92,9 @@ def open_grader(args):
     try:
         from autograder.judge import Grader
 
-        return Grader(args.assignment, args.course_dir, jobs=args.jobs, zygote=zygote)
+        return Grader(
+            args.assignment, args.course_dir, jobs=args.jobs, zygote=zygote, isolation=getattr(args, "isolation", None)
+        )
     except BaseException:
         zygote.close()
         raise

@@ -53,3 +53,21 @@ def test_nothing_answers_score_zero_at_the_default_level(tmp_path):
     with Grader(ASSIGNMENT, COURSE, jobs=1, self_check=False) as g:
         assert g.isolation == next(lvl for lvl in LEVELS if level_works(lvl))
         assert g.grade(make_submission(ASSIGNMENT, tmp_path / "n.ipynb", NOTHING)).score == 0
+
+
+def test_cli_grades_at_the_requested_level(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    honest = make_submission(ASSIGNMENT, tmp_path / "honest.ipynb")
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(honest), "--course-dir", str(COURSE)]
+    weakest = [lvl for lvl in LEVELS[:-1] if level_works(lvl)][-1]
+    done = subprocess.run([*cmd, "--json", str(out), "--isolation", weakest], cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(out.read_text())["submissions"][0]["score"] == MAX
+    bad = subprocess.run([*cmd, "--isolation", "chroot"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice: 'chroot'" in bad.stderr
