@@ -1,0 +1,202 @@
+"""Training the step verifier as an ORM (outcome labels) or a PRM (step labels) on the same data (chapters 7, 11).
+
+Both reward models are one :class:`~course_lib.models.step_verifier.StepVerifier` that gives every
+step ``i`` of a solution a probability ``p_i = sigmoid(l_i)`` of being correct. They see the same
+solutions and differ only in the labels they learn from:
+
+* **process** (PRM): binary cross-entropy on each step's label, from the first step up to and
+  including the first wrong one; later steps carry no label (-100), as in PRM800K's phase 2
+  (Lightman et al., 2023):  ``L = -sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)]``.
+* **outcome** (ORM): one label per solution, "is the final answer right?", so a lucky chain counts
+  as right. The solution's score is the probability that every step is right,
+  ``P = prod_i p_i``, and the loss is ``L = -[y log P + (1 - y) log(1 - P)]``. The model must find
+  out by itself which step made a wrong answer wrong.
+
+At selection time both give a solution the score ``prod_i p_i`` (or ``min_i p_i``).
+
+Example:
+    >>> from course_lib.data.arithmetic import ProblemGenerator
+    >>> from course_lib.data.policy import SimulatedPolicy
+    >>> gen, policy = ProblemGenerator(seed=0), SimulatedPolicy(seed=0)
+    >>> problems = [gen.problem() for _ in range(20)]
+    >>> data = encode_solutions([(p, s) for p in problems for s in policy.sample(p, 4)])
+    >>> data.features.shape[0], data.features.shape[2] == N_FEATURES
+    (80, True)
+    >>> model = StepVerifier(seed=0)
+    >>> history = train_step_verifier(model, data, VerifierTrainingConfig("outcome", max_steps=5, progress=False))
+    >>> len(history.loss), len(step_scores(model, data)) == 80
+    (5, True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from course_lib.data.arithmetic import ArithmeticProblem, Solution
+from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
+from course_lib.models.step_verifier import N_FEATURES, StepVerifier, solution_features
+
+SUPERVISION = ("process", "outcome")
+
+
+@dataclass
+class EncodedSolutions:
+    """Solutions as padded tensors: ``S`` solutions of at most ``K`` steps."""
+
+    features: torch.Tensor  # [S, K, F]
+    step_mask: torch.Tensor  # [S, K] bool, True on real steps
+    step_labels: torch.Tensor  # [S, K] long: 1 right, 0 wrong, -100 after the first error and on padding
+    outcome: torch.Tensor  # [S] float: 1.0 when the final answer is right
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+
+def process_labels(solution: Solution) -> list[int]:
+    """Step labels up to and including the first error, -100 after it (PRM800K phase 2).
+
+    >>> from course_lib.data.arithmetic import Solution
+    >>> process_labels(Solution("", 3.0, False, first_error=1, steps=("a", "b", "c", "d")))
+    [1, 0, -100, -100]
+    """
+    n, cut = len(solution.steps), solution.first_error
+    if cut is None:
+        return [1] * n
+    return [1] * cut + [0] + [IGNORE_INDEX] * (n - cut - 1)
+
+
+def encode_solutions(pairs: Sequence[tuple[ArithmeticProblem, Solution]]) -> EncodedSolutions:
+    """Featurize ``(problem, solution)`` pairs once; both kinds of supervision train on the result."""
+    if len(pairs) == 0:
+        raise ValueError("pairs is empty; pass (problem, solution) pairs")
+    rows = [solution_features(problem, solution.steps) for problem, solution in pairs]
+    S, K = len(rows), max(len(r) for r in rows)
+    features = np.zeros((S, K, N_FEATURES), dtype=np.float32)
+    mask = np.zeros((S, K), dtype=bool)
+    labels = np.full((S, K), IGNORE_INDEX, dtype=np.int64)
+    for s, (row, (_, solution)) in enumerate(zip(rows, pairs)):
+        features[s, : len(row)], mask[s, : len(row)] = row, True
+        labels[s, : len(row)] = process_labels(solution)
+    outcome = np.array([float(solution.is_correct) for _, solution in pairs], dtype=np.float32)
+    return EncodedSolutions(
+        torch.from_numpy(features), torch.from_numpy(mask), torch.from_numpy(labels), torch.from_numpy(outcome)
+    )
+
+
+def log_prob_all_correct(logits: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
+    """``log prod_i sigmoid(l_i)`` over each solution's real steps: ``[S, K], [S, K] -> [S]``."""
+    return (F.logsigmoid(logits) * step_mask).sum(-1)
+
+
+def outcome_loss(logits: torch.Tensor, step_mask: torch.Tensor, outcome: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of ``P = prod_i p_i`` against the final-answer label: ``-> []``."""
+    if logits.shape != step_mask.shape or logits.shape[:1] != outcome.shape:
+        raise ValueError(
+            f"need logits [S, K], step_mask [S, K], outcome [S]; got {tuple(logits.shape)}, "
+            f"{tuple(step_mask.shape)}, {tuple(outcome.shape)}"
+        )
+    log_p = log_prob_all_correct(logits, step_mask)  # [S]
+    log_not_p = torch.log(-torch.expm1(log_p.clamp(max=-1e-6)))  # log(1 - P), stable near P = 1
+    return -(outcome * log_p + (1 - outcome) * log_not_p).mean()
+
+
+def verifier_loss(model: StepVerifier, batch: EncodedSolutions, supervision: str) -> torch.Tensor:
+    """The training loss of one batch under ``supervision`` ("process" or "outcome")."""
+    if supervision not in SUPERVISION:
+        raise ValueError(f"supervision must be one of {SUPERVISION}, got {supervision!r}")
+    logits = model(batch.features)  # [S, K]
+    if supervision == "process":
+        return prm_loss(logits, batch.step_labels)
+    return outcome_loss(logits, batch.step_mask, batch.outcome)
+
+
+@dataclass
+class VerifierTrainingConfig:
+    """Hyper-parameters of :func:`train_step_verifier`; the same for both kinds of supervision."""
+
+    supervision: str = "process"  # "process" (step labels) or "outcome" (final-answer labels)
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-2
+    batch_size: int = 128  # solutions per step
+    max_steps: int = 1500
+    eval_every: int = 100  # with validation data: keep the parameters with the lowest validation loss
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.supervision not in SUPERVISION:
+            raise ValueError(f"supervision must be one of {SUPERVISION}, got {self.supervision!r}")
+        for name in ("learning_rate", "batch_size", "max_steps", "eval_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
+@dataclass
+class VerifierHistory:
+    loss: list[float] = field(default_factory=list)  # training loss of every step
+    eval_step: list[int] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)  # validation loss, same supervision
+    best_step: int | None = None  # the step whose parameters were kept
+    seconds: float = 0.0
+
+
+def train_step_verifier(
+    model: StepVerifier,
+    data: EncodedSolutions,
+    config: VerifierTrainingConfig | None = None,
+    validation: EncodedSolutions | None = None,
+) -> VerifierHistory:
+    """Train ``model`` with AdamW on random batches of solutions.
+
+    With ``validation``, the loss on it (same supervision) is measured every ``eval_every`` steps and
+    the model ends with the parameters that scored lowest (early stopping), so neither kind of
+    supervision is judged by how much it overfits at one fixed step count.
+    """
+    config = config or VerifierTrainingConfig()
+    if len(data) == 0:
+        raise ValueError("data has no solutions")
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    history, start, best = VerifierHistory(), time.perf_counter(), None
+    desc = f"{config.supervision} verifier"
+    bar = tqdm(range(config.max_steps), desc=desc, disable=not config.progress, leave=False)
+    for step in bar:
+        model.train()
+        idx = torch.randint(len(data), (min(config.batch_size, len(data)),), generator=generator)
+        batch = EncodedSolutions(data.features[idx], data.step_mask[idx], data.step_labels[idx], data.outcome[idx])
+        loss = verifier_loss(model, batch, config.supervision)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.loss.append(loss.item())
+        if validation is not None and ((step + 1) % config.eval_every == 0 or step + 1 == config.max_steps):
+            model.eval()
+            with torch.no_grad():
+                val = verifier_loss(model, validation, config.supervision).item()
+            if not history.eval_loss or val < min(history.eval_loss):
+                best = {k: v.clone() for k, v in model.state_dict().items()}
+                history.best_step = step + 1
+            history.eval_step.append(step + 1)
+            history.eval_loss.append(val)
+            bar.set_postfix(val_loss=f"{val:.3f}")
+    if best is not None:
+        model.load_state_dict(best)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+@torch.no_grad()
+def step_scores(model: StepVerifier, data: EncodedSolutions) -> list[list[float]]:
+    """``P(step correct)`` for every real step of every solution."""
+    model.eval()
+    probs = torch.sigmoid(model(data.features))  # [S, K]
+    return [p[m].tolist() for p, m in zip(probs, data.step_mask)]
