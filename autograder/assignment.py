@@ -81,16 +81,14 @@ def preload_modules(grader: Path) -> list[str]:
 
 def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assignment:
     """Find and import the grader of ``name``; collect its probes, drivers and settings."""
-    from autograder.grading import Driver, Probe  # imports torch: only once a grader is loaded
+    from autograder.grading import Driver, module_probes  # imports torch: only once a grader is loaded
 
     course_dir, source, grader = assignment_paths(name, course_dir)
     module = _import_grader(grader)
-    probes, drivers = [], {}
-    for attr, value in vars(module).items():
-        if isinstance(value, Probe):
-            value.name = attr
-            probes.append(value)
-        elif isinstance(value, Driver):
+    drivers = {}
+    probes = module_probes(module)
+    for value in vars(module).values():
+        if isinstance(value, Driver):
             drivers[value.name] = value.source
     unknown = {p.driver for p in probes} - set(drivers) - {"call"}
     if unknown:

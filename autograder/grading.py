@@ -86,6 +86,26 @@ class Driver:
         return Probe(self.name, None, args, kwargs, timeout=timeout)
 
 
+def module_probes(module) -> list[Probe]:
+    """Name and list a grader's probes: module-level names, or items of module-level lists/tuples/dicts.
+
+    ``loss = call(...)`` is the probe ``loss``; ``checks = [call(...), ...]`` gives ``checks[0]``, ...;
+    ``by_kind = {"slip": call(...)}`` gives ``by_kind['slip']``.
+    """
+
+    def walk(name: str, value, depth: int) -> list[Probe]:
+        if isinstance(value, Probe):
+            value.name = name
+            return [value]
+        if depth < 3 and isinstance(value, (list, tuple)):
+            return [p for i, v in enumerate(value) for p in walk(f"{name}[{i}]", v, depth + 1)]
+        if depth < 3 and isinstance(value, dict):
+            return [p for k, v in value.items() for p in walk(f"{name}[{k!r}]", v, depth + 1)]
+        return []
+
+    return [p for attr, value in vars(module).items() if not attr.startswith("__") for p in walk(attr, value, 0)]
+
+
 def driver(fn) -> Driver:
     """Mark ``fn(ns, ...)`` as a sandbox driver. It may use ``torch``, ``np``, ``math`` and ``need(ns, name)``."""
     source = textwrap.dedent(inspect.getsource(fn))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import Outcome, Probe
+from autograder.grading import Outcome, Probe, module_probes
 
 OUTCOMES = pytest.StashKey[dict]()
 
@@ -28,7 +28,9 @@ class Results:
     def __getitem__(self, probe: Probe | str) -> Outcome:
         name = probe.name if isinstance(probe, Probe) else probe
         if name not in self._outcomes:
-            raise KeyError(f"no probe named {name!r}; probes must be module-level names in the grader")
+            raise KeyError(
+                f"no probe named {name!r}; probes must be module-level names (or items of module-level lists/dicts) in the grader"
+            )
         return self._outcomes[name]
 
 
@@ -43,15 +45,9 @@ def pytest_configure(config):
     )
 
 
-def _name_probes(module) -> None:
-    for attr, value in vars(module).items():
-        if isinstance(value, Probe):
-            value.name = attr
-
-
 @pytest.fixture(scope="module")
 def student(request) -> Results:
-    _name_probes(request.module)
+    module_probes(request.module)
     outcomes = request.config.stash.get(OUTCOMES, None)
     if outcomes is None:
         outcomes = _run_directly(request)
