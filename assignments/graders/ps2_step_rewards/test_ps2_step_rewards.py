@@ -14,7 +14,9 @@ REFERENCE = [
     "course_lib.credit_assignment.process_reward.assign_step_rewards",
 ]
 FIVE = "Step 1: We start with 120 pencils.\nStep 2: It gives away 35. So 120 - 35 = 85.\n\nStep 3: It buys 2 packs of 10. So 85 + 20 = 105.\nStep 4: It splits them into 5 boxes. So 105 / 5 = 21.\nThe answer is: 21"
-CRLF = "  Step 1: We start with 7 cards.  \r\n\r\nStep 2: It gets 5 more. So 7 + 5 = 12.\r\n   \r\nThe answer is: 12\r\n"
+CRLF = (
+    "  Step 1: We start with 7 cards.  \r\n\r\nStep 2: It gets 5 more. So 7 + 5 = 12.\r\n   \r\nThe answer is: 12\r\n"
+)
 ONE = "The answer is: 4"
 
 # -- probes: run in the sandbox ---------------------------------------------------------------
@@ -103,7 +105,9 @@ def expect_sweep(outcome, solution, decays, outcome_reward, what):
     for decay in decays:
         expected = [r for _, r in ref_assign(solution, outcome_reward, decay)]
         rewards = got[decay]
-        assert type(rewards) is list and all(type(r) is float for r in rewards), f"{what}: values must be lists of floats"
+        assert type(rewards) is list and all(type(r) is float for r in rewards), (
+            f"{what}: values must be lists of floats"
+        )
         assert len(rewards) == len(expected), f"{what}: decay {decay} has {len(rewards)} rewards"
         assert all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(rewards, expected)), (
             f"{what}: wrong rewards for decay {decay}"

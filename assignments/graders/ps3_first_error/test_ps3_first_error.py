@@ -27,7 +27,11 @@ STEPS = {
     "commas": ["So 1,200 + 800 = 2,000.", "So 1,250 x 4 = 5,000.", "So 1,200 + 800 = 2,100."],
     "rounding": ["So 10 / 3 = 3.33.", "So 2 / 3 = 0.667.", "So 10 / 3 = 3.4.", "So 7 / 2 = 3.5."],
     "negative": ["So 5 - 8 = -3.", "So 5 - 8 = 3."],
-    "two_claims": ["So 3 x 4 = 12 and 27 + 12 = 39.", "So 3 x 4 = 12 and 27 + 12 = 40.", "So 3 x 4 = 13 and 27 + 13 = 40."],
+    "two_claims": [
+        "So 3 x 4 = 12 and 27 + 12 = 39.",
+        "So 3 x 4 = 12 and 27 + 12 = 40.",
+        "So 3 x 4 = 13 and 27 + 13 = 40.",
+    ],
     "precedence": ["So 2 + 3 * 4 = 14.", "So 2 + 3 * 4 = 20."],
     "none": ["We start with 45 apples.", "Step 3: It buys 4 more.", "The shop has 1,200 boxes."],
 }
@@ -141,7 +145,9 @@ def test_score_steps_contract(student):
             assert item[0] == step, f"step {item[0]!r}, expected {step!r}"
             score = item[1]
             assert type(score) is float and 0.0 <= score <= 1.0, f"score of {step!r} must be a float in [0, 1]"
-            assert (score >= 0.5) == (ref_score >= 0.5), f"{step!r} should score {'>=' if ref_score >= 0.5 else '<'} 0.5"
+            assert (score >= 0.5) == (ref_score >= 0.5), (
+                f"{step!r} should score {'>=' if ref_score >= 0.5 else '<'} 0.5"
+            )
 
 
 @points(2, cell=CELL)
