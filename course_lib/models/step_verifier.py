@@ -9,10 +9,12 @@ of its characters. A step becomes a fixed vector of raw fields (:func:`step_feat
 * four numbers, each spelled as its units, tens and hundreds digits (one-hot, as a tokenizer that
   splits digits would show them) plus its size: the left operand, the right operand, the claimed
   result, and the value the previous step ended with;
-* whether the operand and the result occur among the numbers the problem states.
+* whether the operand and the result occur among the numbers the problem states;
+* what a calculator says about the step's own claim (:func:`calculator_features`).
 
-Nothing in the vector says whether the step is right: the network has to learn that a phrase
-goes with an operator and which digit patterns make ``a op b = c`` true. :class:`StepVerifier` is
+Only the calculator speaks about correctness, and only about the written claim: the network has to
+learn that a phrase goes with an operator, that a number must come from the problem, and (for an
+outcome reward model) which step a wrong final answer came from. :class:`StepVerifier` is
 an MLP applied to every step of a solution, ``[B, K, F] -> [B, K]`` logits. Trained on step labels
 it is a process reward model; trained through a pooled solution score on final-answer labels it is
 an outcome reward model (:mod:`course_lib.training.step_verifier`): one model class, two kinds of
@@ -53,7 +55,7 @@ _PHRASE_PATTERNS = tuple(
 )
 N_DIGITS = 3  # units, tens, hundreds
 _NUMBER_WIDTH = 5 + 10 * N_DIGITS  # present, size, log-size, fractional, negative, digit one-hots
-N_FEATURES = len(STEP_KINDS) + len(PHRASES) + 1 + len(OPERATORS) + 4 * _NUMBER_WIDTH + 2
+N_FEATURES = len(STEP_KINDS) + len(PHRASES) + 1 + len(OPERATORS) + 4 * _NUMBER_WIDTH + 2 + 2
 
 
 def phrase_index(phrase: str | None) -> int:
@@ -95,7 +97,26 @@ def step_features(step: ParsedStep, previous: float | None, problem_numbers: Seq
         numbers += number_features(value)
     known = {float(n) for n in problem_numbers}
     flags = [float(step.operand in known), float(step.result in known)]
-    return kind + phrase + op + numbers + flags
+    return kind + phrase + op + numbers + flags + calculator_features(step)
+
+
+def calculator_features(step: ParsedStep) -> list[float]:
+    """What a calculator says about the step's own claim ``lhs op operand = result``: checked, and how far off.
+
+    GSM8K's solutions carry calculator annotations (Cobbe et al., 2021); a language-model verifier
+    learns arithmetic from billions of tokens, which this MLP cannot. The calculator only recomputes
+    the written claim: it cannot see a wrong operation or a wrongly copied number (the claim holds),
+    nor tell which earlier step a wrong final answer came from. Those the verifier must learn.
+
+    >>> calculator_features(parse_step("Step 2: It sells 18. So 45 - 18 = 28."))
+    [1.0, 0.1]
+    """
+    if step.kind != "operation" or None in (step.lhs, step.operand, step.result):
+        return [0.0, 0.0]
+    a, b = step.lhs, step.operand
+    exact = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.inf}.get(step.op, math.inf)
+    off = abs(exact - step.result) if math.isfinite(exact) else 1e3
+    return [1.0, round(min(math.log1p(off) / 7, 1.0), 4)]
 
 
 def solution_features(problem: ArithmeticProblem, steps: Sequence[str]) -> np.ndarray:
