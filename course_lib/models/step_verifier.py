@@ -109,7 +109,7 @@ def calculator_features(step: ParsedStep) -> list[float]:
     nor tell which earlier step a wrong final answer came from. Those the verifier must learn.
 
     >>> calculator_features(parse_step("Step 2: It sells 18. So 45 - 18 = 28."))
-    [1.0, 0.1]
+    [1.0, 0.099]
     """
     if step.kind != "operation" or None in (step.lhs, step.operand, step.result):
         return [0.0, 0.0]
