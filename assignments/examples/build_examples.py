@@ -50,6 +50,27 @@ EXAMPLES: dict[str, dict[str, dict[str, str] | None]] = {
         "cy": {"bradley_terry_loss": HOSTILE_PATCH + "def bradley_terry_loss(*args, **kwargs):\n    return 0.0\n"},
         "dee": {"loss_vs_gap": HOSTILE_ESCAPE},
     },
+    "ps2_step_rewards": {
+        "ada": None,
+        "ben": {  # decay applied forwards: the first step gets the full outcome reward
+            "assign_step_rewards": "def assign_step_rewards(solution, outcome_reward=1.0, decay=0.9):\n"
+            "    if not 0 < decay <= 1:\n        raise ValueError(f'decay must be in (0, 1], got {decay}')\n"
+            "    steps = split_steps(solution)\n"
+            "    return [(step, outcome_reward * decay**i) for i, step in enumerate(steps)]\n",
+        },
+        "cy": {"split_steps": HOSTILE_PATCH + "def split_steps(solution):\n    return []\n"},
+        "dee": {"decay_sweep": HOSTILE_ESCAPE},
+    },
+    "ps3_first_error": {
+        "ada": None,
+        "ben": {  # only the first answer, as an int: misses "The answer is: 1,200" and "$27"
+            "extract_answer": "def extract_answer(solution):\n"
+            "    m = re.search(r'answer is:?\\s*(-?\\d+)', solution)\n"
+            "    return int(m.group(1)) if m else None\n",
+        },
+        "cy": {"aggregate_steps": HOSTILE_PATCH + "def aggregate_steps(scores, method='min'):\n    return 1.0\n"},
+        "dee": {"aggregate_steps": HOSTILE_ESCAPE},
+    },
 }
 
 
