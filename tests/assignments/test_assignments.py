@@ -188,7 +188,7 @@ def test_reference_notebook_runs_top_to_bottom(assignment, tmp_path):
     from nbclient import NotebookClient
 
     nb = source_notebook(assignment)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("visible tests passed" in o.get("text", "") for o in outputs) >= 3
