@@ -37,6 +37,11 @@ def unsolved(assignment: str) -> dict[str, str]:
     }
 
 
+def without_course_lib(source: str) -> str:
+    """A re-export cell with its course_lib imports removed: the functions it re-exported are undefined."""
+    return "\n".join(line for line in source.splitlines() if "course_lib" not in line) + "\n"
+
+
 @pytest.fixture(scope="module", params=RELEASED)
 def graded(request, tmp_path_factory):
     """Grade every case of one assignment in one warm grader: {case name: SubmissionResult}."""
@@ -47,6 +52,7 @@ def graded(request, tmp_path_factory):
     plans.update({f"alternative:{k}": v for k, v in module.ALTERNATIVES.items()})
     plans.update({f"wrong:{k}": v for k, v in module.WRONG.items()})
     plans.update({f"reexport:{k}": {k: v} for k, v in module.REEXPORT.items()})
+    plans.update({f"without:{k}": {k: without_course_lib(v)} for k, v in module.REEXPORT.items()})
     paths = {
         name: make_submission(assignment, work / f"{i}.ipynb", answers)
         for i, (name, answers) in enumerate(plans.items())
@@ -91,14 +97,16 @@ def test_wrong_implementations_lose_points(graded):
 
 
 def test_reexporting_the_reference_earns_nothing(graded):
+    """A re-export earns exactly what leaving those functions undefined earns, and says why: course_lib."""
     _, module, results, max_score = graded
     for cell in module.REEXPORT:
-        r = results[f"reexport:{cell}"]
-        assert r.score < max_score, f"re-exporting course_lib in {cell} earned full marks"
-        lost = [t for t in r.tests if t.status != "passed"]
-        assert lost and any("course_lib" in t.output or "reference answer" in t.output for t in lost), [
-            t.output for t in lost
-        ]
+        r, undefined = results[f"reexport:{cell}"], results[f"without:{cell}"]
+        assert r.score == undefined.score < max_score, f"re-exporting course_lib in {cell} earned {r.score}"
+        missing = {t.name for t in undefined.tests if "does not define" in t.output}
+        assert missing, f"{cell}: no test noticed the functions were undefined"
+        for t in r.tests:
+            if t.name in missing:
+                assert t.score == 0 and "course_lib" in t.output, f"{cell}/{t.name}: {t.score}, {t.output[:200]}"
 
 
 def test_grader_points_match_the_notebook(graded):
