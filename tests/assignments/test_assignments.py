@@ -64,6 +64,14 @@ def graded(request, tmp_path_factory):
     return assignment, module, results, max_score
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_assignment_has_a_notebook_grader_and_cases(assignment):
+    """The tests below cover what exists; this one says when an assignment of the course is missing."""
+    assert (COURSE / "source" / assignment / f"{assignment}.ipynb").is_file(), f"no source notebook for {assignment}"
+    assert (COURSE / "graders" / assignment / f"test_{assignment}.py").is_file(), f"no hidden grader for {assignment}"
+    assert assignment == cases(assignment).ASSIGNMENT
+
+
 def test_cases_are_enough(graded):
     _, module, _, _ = graded
     assert len(module.ALTERNATIVES) >= 2 and len(module.WRONG) >= 6 and module.REEXPORT
