@@ -78,9 +78,16 @@ def validate_step_record(record: object, where: str = "record") -> StepLabels:
         raise ValueError(f"{where}: every completion must be a string")
     if not all(isinstance(b, bool) for b in record["labels"]):
         raise ValueError(f"{where}: every label must be true or false (soft labels are not supported)")
+    answer = record.get("answer")
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (int, float))):
+        raise ValueError(f"{where}: answer must be a number or null, got {answer!r}")
     try:
         return StepLabels(
-            record["prompt"], tuple(record["completions"]), tuple(record["labels"]), record.get("answer")
+            record["prompt"],
+            tuple(record["completions"]),
+            tuple(record["labels"]),
+            None if answer is None else float(answer),
+            record.get("error_kind"),
         )
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
@@ -112,13 +119,19 @@ def prm800k_to_step_labels(record: object, neutral_is_correct: bool = True, wher
         steps = record["label"]["steps"]
     except (KeyError, TypeError):
         raise ValueError(f"{where}: expected question.problem and label.steps (PRM800K format)") from None
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise ValueError(f"{where}: label.steps must be a list of objects (PRM800K format)")
     completions, labels = [], []
     for i, step in enumerate(steps):
         chosen = step.get("chosen_completion")
         if chosen is not None:
+            if not (isinstance(chosen, int) and 0 <= chosen < len(step.get("completions") or [])):
+                raise ValueError(f"{where}: step {i} has chosen_completion {chosen!r} but no such completion")
             completion = step["completions"][chosen]
         elif step.get("human_completion"):
-            completion = step["human_completion"]
+            # phase 1: the labeller wrote this step after rejecting every completion; it is a +1 step
+            human = step["human_completion"]
+            completion = {"text": human if isinstance(human, str) else human.get("text"), "rating": 1}
         elif len(step.get("completions") or []) == 1:
             completion = step["completions"][0]
         else:
@@ -129,6 +142,8 @@ def prm800k_to_step_labels(record: object, neutral_is_correct: bool = True, wher
         rating = completion.get("rating")
         if rating not in RATINGS:
             raise ValueError(f"{where}: step {i} has rating {rating!r}; PRM800K ratings are -1, 0, 1")
+        if not isinstance(completion.get("text"), str):
+            raise ValueError(f"{where}: step {i} has no text; each completion needs a text string")
         completions.append(completion["text"])
         labels.append(rating == 1 or (rating == 0 and neutral_is_correct))
         if rating == -1:
@@ -137,7 +152,7 @@ def prm800k_to_step_labels(record: object, neutral_is_correct: bool = True, wher
         raise ValueError(f"{where}: no rated steps")
     answer = record["question"].get("ground_truth_answer")
     try:
-        answer = float(str(answer).replace(",", "")) if answer is not None else None
+        answer = float(str(answer).replace(",", "").replace("\\!", "")) if answer is not None else None
     except ValueError:
         answer = None  # symbolic answers such as \frac{1}{2}
     return StepLabels(problem, tuple(completions), tuple(labels), answer)
