@@ -33,10 +33,12 @@ IGNORE_INDEX = -100
 class NeuralPRM(nn.Module):
     """``backbone`` (transformers base model) + per-token ``score = nn.Linear(hidden_size, 1)``."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, seed: int = 0):
         super().__init__()
         self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)  # the same backbone and seed give the same model
+            self.score = nn.Linear(backbone.config.hidden_size, 1)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = backbone_hidden_states(self.backbone, input_ids, attention_mask)  # [B, T, H]

@@ -31,14 +31,20 @@ def backbone_hidden_states(backbone: nn.Module, input_ids: torch.Tensor, attenti
 
 
 class RewardModel(nn.Module):
-    """``backbone`` (a transformers base model) + ``score = nn.Linear(hidden_size, 1)``."""
+    """``backbone`` (a transformers base model) + ``score = nn.Linear(hidden_size, 1)``.
 
-    def __init__(self, backbone: nn.Module):
+    The head is drawn from ``N(0, 1/(H+1))`` with its own ``seed``, so the same backbone and seed give
+    the same model (and training run) on every machine, whatever the global random state.
+    """
+
+    def __init__(self, backbone: nn.Module, seed: int = 0):
         super().__init__()
         self.backbone = backbone
         hidden_size = backbone.config.hidden_size
         self.score = nn.Linear(hidden_size, 1)
-        nn.init.normal_(self.score.weight, std=1 / (hidden_size + 1) ** 0.5)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            nn.init.normal_(self.score.weight, std=1 / (hidden_size + 1) ** 0.5)
         nn.init.zeros_(self.score.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
