@@ -61,6 +61,8 @@ def plot_decay_sweep(solution: str, decays: Sequence[float] = (0.5, 0.8, 0.9, 1.
 
 def plot_learning_curve(history):
     """Training loss (smoothed) and held-out accuracy from a :class:`TrainingHistory`."""
+    if not getattr(history, "loss", None):
+        raise ValueError("history has no training steps; pass the TrainingHistory that train_reward_model returns")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     window = max(1, len(history.loss) // 20)
     smooth = [
@@ -84,6 +86,10 @@ def plot_learning_curve(history):
 
 def plot_reliability(curves: dict[str, list[tuple[float, float, int]]], title: str = "Reliability diagram"):
     """Reliability diagram: accuracy vs mean confidence per bin, one line per named curve."""
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(
+            f"curves must be a non-empty dict of name -> reliability_curve(...), got {type(curves).__name__}"
+        )
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
     for name, curve in curves.items():
