@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from course_lib.credit_assignment.process_reward import extract_answer
 from course_lib.data.step_labels import StepLabels
-from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss, step_rewards, step_token_id
+from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss
 
 SUPERVISION = ("process", "outcome")
 
@@ -134,14 +134,18 @@ def train_prm(
 def predict_steps(
     model: NeuralPRM, tokenizer, examples: Sequence[StepLabels], batch_size: int = 64
 ) -> list[list[float]]:
-    """``P(step correct)`` for every step of every example (read at each step's newline)."""
+    """``P(step correct)`` for every step of every example, read where training puts each step's label.
+
+    That is the last token of each step (its closing newline), so a step whose text has newlines of
+    its own (PRM800K's final ``...\\n\\n# Answer\\n\\n42``) still gets exactly one score.
+    """
     model.eval()
-    sep = step_token_id(tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[list[float]] = []
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
         batch = _collate([encode_step_example(tokenizer, ex) for ex in chunk], pad_id)
-        scores = step_rewards(model, batch["input_ids"], batch["attention_mask"], sep)
-        out += [s[-len(ex.completions) :].tolist() for s, ex in zip(scores, chunk)]
+        probs = torch.sigmoid(model(batch["input_ids"], batch["attention_mask"]))  # [B, T]
+        at_step_end = batch["labels"] != IGNORE_INDEX  # [B, T]
+        out += [probs[b][at_step_end[b]].tolist() for b in range(len(chunk))]
     return out
