@@ -100,3 +100,53 @@ def plot_reliability(curves: dict[str, list[tuple[float, float, int]]], title: s
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_best_of_n(result, ax=None):
+    """Solve rate against N (log2 axis) per selection method, error bars over seeds; pass@N dashed (chapter 11)."""
+    from course_lib.evaluation.best_of_n_experiment import METHODS
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.2))
+    ns = list(result.config.n_values)
+    labels = {
+        "majority": "majority vote",
+        "orm": "ORM",
+        "prm_min": "PRM (min)",
+        "prm_prod": "PRM (prod)",
+        "pass@n": "pass@N",
+    }
+    for method in METHODS:
+        ax.errorbar(
+            ns,
+            [result.mean(method, n) for n in ns],
+            yerr=[result.std(method, n) for n in ns],
+            marker="o",
+            capsize=3,
+            ls="--" if method == "pass@n" else "-",
+            color="gray" if method == "pass@n" else None,
+            label=labels[method],
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel("N (candidates per problem)")
+    ax.set_ylabel("solve rate")
+    ax.set_title(f"Best-of-N selection, mean ± std over {len(result.config.seeds)} seeds")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_overoptimization(result, ax=None):
+    """Proxy score and gold reward of the best-of-N choice against the KL ``log N - (N-1)/N`` (chapter 12)."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.2))
+    for name, color in (("orm", "tab:red"), ("prm", "tab:green")):
+        ax.plot(result.kl, result.proxy[name], ls="--", marker=".", color=color, label=f"{name.upper()} score (proxy)")
+        ax.plot(result.kl, result.gold[name], marker="o", color=color, label=f"{name.upper()} choice is right (gold)")
+    for n, x in zip(result.n_values, result.kl):
+        ax.annotate(f"N={n}", (x, 0.02), fontsize=7, ha="center", transform=ax.get_xaxis_transform())
+    ax.set_xlabel(r"KL from the policy (nats), $\log N - (N-1)/N$")
+    ax.set_ylabel("reward of the selected solution")
+    ax.set_title("Optimizing a proxy: its score rises, the true reward need not")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -48,12 +48,12 @@ METHODS = ("majority", "orm", "prm_min", "prm_prod", "pass@n")
 class BestOfNConfig:
     """Settings of one best-of-N experiment; the defaults are the book's (about 20 s on 2 CPU cores)."""
 
-    n_values: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    n_values: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     seeds: tuple[int, ...] = (0, 1, 2)
-    n_train_problems: int = 400
-    train_samples: int = 8  # solutions sampled per training problem
+    n_train_problems: int = 2000
+    train_samples: int = 4  # solutions sampled per training problem
     n_test_problems: int = 200
-    training_steps: int = 600
+    training_steps: int = 1000
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     progress: bool = True
 
@@ -93,16 +93,28 @@ def _verifier(data, supervision: str, config: BestOfNConfig, seed: int) -> StepV
     return model
 
 
-def _one_seed(config: BestOfNConfig, seed: int) -> dict[str, dict[int, float]]:
+@dataclass
+class Verifiers:
+    """One seed's world: the problem generator and policy (past the training data) and both verifiers."""
+
+    generator: ProblemGenerator
+    policy: SimulatedPolicy
+    orm: StepVerifier
+    prm: StepVerifier
+
+
+def train_verifiers(config: BestOfNConfig, seed: int) -> Verifiers:
+    """Sample training solutions and train the ORM and the PRM on them (same model, same data)."""
     torch.manual_seed(seed)
     gen, policy = ProblemGenerator(seed=1000 + seed), SimulatedPolicy(seed=2000 + seed, config=config.policy)
-    train = [
-        (p, s)
-        for p in (gen.problem() for _ in range(config.n_train_problems))
-        for s in policy.sample(p, config.train_samples)
-    ]
-    data = encode_solutions(train)
-    orm, prm = _verifier(data, "outcome", config, seed), _verifier(data, "process", config, seed)
+    problems = [gen.problem() for _ in range(config.n_train_problems)]
+    data = encode_solutions([(p, s) for p in problems for s in policy.sample(p, config.train_samples)])
+    return Verifiers(gen, policy, _verifier(data, "outcome", config, seed), _verifier(data, "process", config, seed))
+
+
+def _one_seed(config: BestOfNConfig, seed: int) -> dict[str, dict[int, float]]:
+    world = train_verifiers(config, seed)
+    gen, policy, orm, prm = world.generator, world.policy, world.orm, world.prm
     pool_size = max(config.n_values)
     solved = {m: {n: 0 for n in config.n_values} for m in METHODS}
     for _ in range(config.n_test_problems):
