@@ -50,6 +50,7 @@ def run_demo(config: DemoConfig) -> dict:
     by_kind = {
         kind: evaluate(model, tokenizer, [p for p in held_out if p.category == kind]).accuracy
         for kind in REJECTED_KINDS
+        if any(p.category == kind for p in held_out)  # a small held-out set may lack a kind
     }
     config.out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"learning_curve": config.out_dir / "learning_curve.png", "orm_vs_prm": config.out_dir / "orm_vs_prm.png"}

@@ -112,6 +112,7 @@ class RewardTrainingConfig:
     max_length: int = 192  # tokens of prompt + response; longer texts are truncated on the left
     center_rewards_coefficient: float | None = None  # c in c * E[(r+ + r-)^2] (Eisenstein et al.)
     eval_every: int = 50
+    stop_at_accuracy: float | None = None  # stop once held-out pairwise accuracy reaches this (needs eval_pairs)
     seed: int = 0
     progress: bool = True
 
@@ -121,6 +122,8 @@ class RewardTrainingConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.center_rewards_coefficient is not None and self.center_rewards_coefficient < 0:
             raise ValueError(f"center_rewards_coefficient must be >= 0, got {self.center_rewards_coefficient}")
+        if self.stop_at_accuracy is not None and not 0.0 < self.stop_at_accuracy <= 1.0:
+            raise ValueError(f"stop_at_accuracy must be in (0, 1] or None, got {self.stop_at_accuracy}")
 
 
 @dataclass
@@ -208,12 +211,18 @@ def train_reward_model(
     eval_pairs: Sequence[PreferencePair] | None = None,
     config: RewardTrainingConfig | None = None,
 ) -> TrainingHistory:
-    """Train ``model`` with the Bradley-Terry loss (AdamW, linear warm-up, cosine decay); returns the history."""
+    """Train ``model`` with the Bradley-Terry loss (AdamW, linear warm-up, cosine decay); returns the history.
+
+    With ``eval_pairs`` the held-out accuracy is measured every ``eval_every`` steps (and at the end);
+    ``config.stop_at_accuracy`` ends training early once it is reached.
+    """
     import time
 
     config = config or RewardTrainingConfig()
     if not train_pairs:
         raise ValueError("train_pairs is empty")
+    if config.stop_at_accuracy is not None and not eval_pairs:
+        raise ValueError("stop_at_accuracy needs eval_pairs (held-out pairs to measure accuracy on)")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -255,6 +264,8 @@ def train_reward_model(
             history.eval_accuracy.append(result.accuracy)
             history.eval_loss.append(result.loss)
             bar.set_postfix(loss=f"{loss.item():.3f}", eval_acc=f"{result.accuracy:.3f}")
+            if config.stop_at_accuracy is not None and result.accuracy >= config.stop_at_accuracy:
+                break
     history.seconds = time.perf_counter() - start
     return history
 

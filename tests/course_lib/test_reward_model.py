@@ -228,3 +228,23 @@ def test_reward_scores_match_the_pair_rewards_and_restore_truncation_side():
     assert (chosen - rejected).tolist() == pytest.approx(margins.tolist(), abs=1e-5)
     assert tokenizer.truncation_side == "right"
     assert reward_scores(model, tokenizer, []).shape == (0,)
+
+
+def test_stop_at_accuracy_ends_training_early():
+    backbone, tokenizer = build_tiny_backbone()
+    pairs = make_preference_pairs(16, seed=1, kinds=("no_work",))
+    config = _few_steps(max_steps=50, eval_every=1, stop_at_accuracy=0.01)  # any held-out pair ranked right
+    history = train_reward_model(RewardModel(backbone), tokenizer, pairs, pairs, config)
+    assert len(history.step) < 50 and history.eval_accuracy[-1] >= 0.01
+    assert all(acc < 0.01 for acc in history.eval_accuracy[:-1])
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_stop_at_accuracy_bad_input(value):
+    with pytest.raises(ValueError, match=r"stop_at_accuracy must be in \(0, 1\]"):
+        RewardTrainingConfig(stop_at_accuracy=value)
+    backbone, tokenizer = build_tiny_backbone()
+    with pytest.raises(ValueError, match="stop_at_accuracy needs eval_pairs"):
+        train_reward_model(
+            RewardModel(backbone), tokenizer, make_preference_pairs(4), config=_few_steps(stop_at_accuracy=0.9)
+        )
