@@ -42,6 +42,13 @@ class TinyBackboneConfig:
     corpus_size: int = 1500  # problems used to train the tokenizer
     seed: int = 0
 
+    def __post_init__(self):
+        for name in ("n_layer", "n_head", "n_embd", "n_positions", "corpus_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be a multiple of n_head, got {self.n_embd} and {self.n_head}")
+
 
 def course_corpus(n_problems: int = 1500, seed: int = 0) -> list[str]:
     """Questions, correct and wrong solutions from the arithmetic generator: the tokenizer's corpus."""

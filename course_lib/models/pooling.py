@@ -32,6 +32,8 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
 
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions that count only real tokens, so left padding does not shift them: ``[B, T]``."""
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be [B, T], got shape {tuple(attention_mask.shape)}")
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 

@@ -45,6 +45,15 @@ def test_tiny_tokenizer_spells_digits_and_round_trips():
     assert [t for t in tok.tokenize("1234") if t.strip("Ġ")] == ["1", "2", "3", "4"]
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"n_embd": 66}, "n_embd must be a multiple of n_head, got 66 and 4"), ({"n_layer": 0}, "n_layer must be >= 1")],
+)
+def test_tiny_backbone_config_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TinyBackboneConfig(**kwargs)
+
+
 def test_train_tokenizer_bad_vocab_size():
     with pytest.raises(ValueError, match=r"vocab_size must be >= 300 .*, got 100"):
         train_tokenizer(vocab_size=100)

@@ -29,6 +29,8 @@ def test_position_ids_count_only_real_tokens():
     mask = torch.tensor([[1, 1, 1, 0], [0, 0, 1, 1]])
     assert position_ids_from_mask(mask).tolist() == [[0, 1, 2, 2], [0, 0, 0, 1]]
     assert position_ids_from_mask(torch.ones(1, 3)).tolist() == [[0, 1, 2]]
+    with pytest.raises(ValueError, match=r"must be \[B, T\], got shape \(3,\)"):
+        position_ids_from_mask(torch.ones(3))
 
 
 def test_gather_last_picks_the_last_real_position():
