@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/jupyter-book ] || scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export PYDEVD_DISABLE_FILE_VALIDATION=1 TQDM_DISABLE=1
-rm -rf _build/html/reports
+rm -rf _build/html  # stale pages must not survive; executed notebooks stay cached in _build/.jupyter_cache
 status=0
 jupyter-book build . -W --keep-going -q || status=$?
 if compgen -G "_build/html/reports/*.err.log" >/dev/null || compgen -G "_build/html/reports/*/*.err.log" >/dev/null; then

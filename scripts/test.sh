@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/install_browser.sh           # Debian's chromium for the browser tests of the book
 export PATH="$PWD/.venv/bin:$PATH"   # nbgrader runs alembic from PATH
 ruff check .
 ruff format --check course_lib autograder tests bench
