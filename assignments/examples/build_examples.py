@@ -71,6 +71,24 @@ EXAMPLES: dict[str, dict[str, dict[str, str] | None]] = {
         "cy": {"aggregate_steps": HOSTILE_PATCH + "def aggregate_steps(scores, method='min'):\n    return 1.0\n"},
         "dee": {"aggregate_steps": HOSTILE_ESCAPE},
     },
+    "ps4_neural_prm": {
+        "ada": None,
+        "ben": {  # position -1: reads a padding token under right padding
+            "outcome_reward": "def outcome_reward(model, input_ids, attention_mask):\n"
+            "    return model(input_ids, attention_mask)[:, -1]\n",
+        },
+        "cy": {"prm_loss": HOSTILE_PATCH + "def prm_loss(logits, labels):\n    return torch.tensor(0.0)\n"},
+        "dee": {"step_rewards": HOSTILE_ESCAPE},
+    },
+    "ps5_calibration": {
+        "ada": None,
+        "ben": {  # Brier score as a root mean squared error
+            "brier_score": "def brier_score(probs, labels):\n    p, y = check_inputs(probs, labels)\n"
+            "    return float(np.sqrt(np.mean((p - y) ** 2)))\n",
+        },
+        "cy": {"fit_temperature": HOSTILE_PATCH + "def fit_temperature(margins, labels):\n    return 1.0\n"},
+        "dee": {"fit_temperature": HOSTILE_ESCAPE},
+    },
 }
 
 
