@@ -22,6 +22,16 @@ def source_notebook(assignment: str) -> nbformat.NotebookNode:
     return nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
 
 
+def reference_answer(assignment: str, grade_id: str) -> str:
+    """The source of one cell of the instructor's notebook (the reference answer, for answer cells)."""
+    cells = [
+        c for c in source_notebook(assignment).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    ]
+    if not cells:
+        raise KeyError(f"no cell {grade_id!r} in {assignment}")
+    return cells[0].source
+
+
 def answer_ids(assignment: str) -> list[str]:
     """grade_ids of the code answer cells (solution: true) in the source notebook."""
     return [

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from course_lib.credit_assignment.process_reward import extract_answer
 from course_lib.data.step_labels import StepLabels
 from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss
+from course_lib.training.optim import apply_gradients
 
 SUPERVISION = ("process", "outcome")
 
@@ -118,11 +119,7 @@ def train_prm(
         batch = _collate([rows[i] for i in order[: config.batch_size]], pad_id)
         order = order[config.batch_size :]
         loss = prm_loss(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
+        apply_gradients(loss, model.parameters(), optimizer, scheduler)
         history.step.append(step)
         history.loss.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.reward_model import RewardModel
+from course_lib.training.optim import apply_gradients
 
 __all__ = [
     "RewardModel",
@@ -248,11 +249,7 @@ def train_reward_model(
         loss = bradley_terry_loss(r_chosen, r_rejected, margin=batch["margin"])
         if config.center_rewards_coefficient:
             loss = loss + config.center_rewards_coefficient * ((r_chosen + r_rejected) ** 2).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
+        apply_gradients(loss, model.parameters(), optimizer, scheduler)
         history.step.append(step)
         history.loss.append(loss.item())
         history.accuracy.append(pairwise_accuracy(r_chosen.detach(), r_rejected.detach()))

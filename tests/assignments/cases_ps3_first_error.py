@@ -1,18 +1,13 @@
 """ps3_first_error: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
-import nbformat
-
-from tests.support import source_notebook
+from tests.support import reference_answer
 
 ASSIGNMENT = "ps3_first_error"
 
 
-def _reference(grade_id: str) -> str:
-    nb: nbformat.NotebookNode = source_notebook(ASSIGNMENT)
-    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-_HELPERS = _reference("check_arithmetic").split("def check_arithmetic")[0]  # NUMBER, CLAIM, to_number
+_HELPERS = reference_answer(ASSIGNMENT, "check_arithmetic").split("def check_arithmetic")[
+    0
+]  # NUMBER, CLAIM, to_number
 
 # An evaluator without eval(): a tiny shunting of * and / before + and -.
 _TOKENIZING_CHECK = (
@@ -130,7 +125,7 @@ WRONG = {
     },
     # test_first_error_step: 1-based index
     "one_based": {
-        "score_steps": _reference("score_steps").replace("return i\n", "return i + 1\n"),
+        "score_steps": reference_answer(ASSIGNMENT, "score_steps").replace("return i\n", "return i + 1\n"),
     },
     # test_first_error_step / contract: ignores the final answer
     "ignores_answer": {
@@ -148,7 +143,7 @@ def first_error_step(solution, ground_truth):
     },
     # test_aggregate_methods: mean instead of prod
     "prod_is_mean": {
-        "aggregate_steps": _reference("aggregate_steps").replace(
+        "aggregate_steps": reference_answer(ASSIGNMENT, "aggregate_steps").replace(
             "return math.prod(scores)", "return sum(scores) / len(scores)"
         ),
     },

@@ -1,22 +1,14 @@
 """ps4_neural_prm: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
-from tests.support import source_notebook
+from tests.support import reference_answer
 
 ASSIGNMENT = "ps4_neural_prm"
 
 
-def _reference(grade_id: str) -> str:
-    return next(
-        c.source
-        for c in source_notebook(ASSIGNMENT).cells
-        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
-    )
-
-
-_PRM = _reference("neural_prm")
-_OUTCOME = _reference("outcome_reward")
-_STEPS = _reference("step_rewards")
-_LOSS = _reference("prm_loss")
+_PRM = reference_answer(ASSIGNMENT, "neural_prm")
+_OUTCOME = reference_answer(ASSIGNMENT, "outcome_reward")
+_STEPS = reference_answer(ASSIGNMENT, "step_rewards")
+_LOSS = reference_answer(ASSIGNMENT, "prm_loss")
 
 ALTERNATIVES = {
     "einsum_head_and_cumsum_pooling": {

@@ -1,20 +1,12 @@
 """ps5_calibration: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
-from tests.support import source_notebook
+from tests.support import reference_answer
 
 ASSIGNMENT = "ps5_calibration"
 
 
-def _reference(grade_id: str) -> str:
-    return next(
-        c.source
-        for c in source_notebook(ASSIGNMENT).cells
-        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
-    )
-
-
-_CURVE = _reference("reliability_curve")
-_TEMPERATURE = _reference("fit_temperature")
+_CURVE = reference_answer(ASSIGNMENT, "reliability_curve")
+_TEMPERATURE = reference_answer(ASSIGNMENT, "fit_temperature")
 
 ALTERNATIVES = {
     "digitize_and_golden_section": {
