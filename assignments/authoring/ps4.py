@@ -50,6 +50,9 @@ STEP = tokenizer("\\n", add_special_tokens=False)["input_ids"][0]  # the token t
 `NeuralPRM(backbone)` keeps the transformers base model as `self.backbone` and adds `self.score = nn.Linear(hidden_size, 1)`
 (`hidden_size` is `backbone.config.hidden_size`). `forward(input_ids, attention_mask)` runs the backbone, takes
 `.last_hidden_state` (`[B, T, H]`) and returns the per-token logits, shape `[B, T]`. Gradients must reach the backbone.
+The hidden tests run it under right **and** left padding and compare the logits at the real tokens. With left padding, GPT-2
+numbers positions from the first column, padding included; passing `position_ids` computed from the mask (chapter 4) fixes
+that. Either way is accepted here.
 """,
         "p1_text",
     ),
@@ -239,7 +242,7 @@ this cell builds your PRM on it; offline and without the cache it explains how t
 from course_lib.models.backbone import load_backbone
 
 try:
-    big_backbone, big_tokenizer = load_backbone("distilgpt2")  # from_pretrained(..., local_files_only=True)
+    big_backbone, big_tokenizer = load_backbone("distilgpt2", local_files_only=True)  # never downloads
     big = NeuralPRM(big_backbone)
     print(sum(p.numel() for p in big.parameters()) / 1e6, "M parameters")
 except OSError as err:

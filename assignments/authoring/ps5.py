@@ -139,7 +139,9 @@ $\sigma(m_i / T)$ against the labels $y_i \in \{0, 1\}$:
 $$T^\star = \arg\min_{T > 0} \frac1N \sum_i \Big[\log\big(1 + e^{m_i/T}\big) - y_i\,\frac{m_i}{T}\Big].$$
 
 Search $T$ in $[0.01, 100]$ (a grid over $\log T$ refined around the best point, or `scipy`-free golden-section search); it must be
-accurate to 1%. Raise `ValueError` on empty input or different lengths. Dividing by $T > 1$ softens an overconfident model
+accurate to 1%. $T$ must always be positive: if the margins point the wrong way (the model prefers the rejected response
+more often than not), the loss keeps falling as $T$ grows, and the answer is the largest $T$ searched.
+Raise `ValueError` on empty input or different lengths. Dividing by $T > 1$ softens an overconfident model
 without changing which response it prefers.
 """,
         "p3_text",

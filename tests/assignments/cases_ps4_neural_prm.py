@@ -30,6 +30,26 @@ def outcome_reward(model, input_ids, attention_mask):
     return logits.gather(1, idx[:, None]).squeeze(1)
 """,
     },
+    "mask_positions_and_tuple_output": {  # position ids from the mask: left padding shifts nothing
+        "neural_prm": """
+class NeuralPRM(nn.Module):
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+        self.score = nn.Linear(backbone.config.hidden_size, 1)
+
+    def forward(self, input_ids, attention_mask):
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, return_dict=False)
+        return self.score(out[0])[..., 0]
+""",
+        "step_rewards": """
+def step_rewards(model, input_ids, attention_mask, step_token_id):
+    probs = model(input_ids, attention_mask).sigmoid()
+    return [row_probs[(row_ids == step_token_id) & (row_mask == 1)]
+            for row_probs, row_ids, row_mask in zip(probs, input_ids, attention_mask)]
+""",
+    },
     "loops_and_manual_bce": {
         "step_rewards": """
 def step_rewards(model, input_ids, attention_mask, step_token_id):
@@ -104,6 +124,21 @@ WRONG = {
             "F.binary_cross_entropy(torch.sigmoid(logits[keep]), labels[keep].float())",
         )
     },
+    # test_loss_value_and_gradient: sum over labelled positions divided by the batch size
+    "loss_mean_over_batch": {
+        "prm_loss": _LOSS.replace(
+            "return F.binary_cross_entropy_with_logits(logits[keep], labels[keep].float())",
+            "return F.binary_cross_entropy_with_logits(logits[keep], labels[keep].float(), reduction='sum') / logits.shape[0]",
+        )
+    },
+    # test_loss_value_and_gradient: mean per row, then mean over rows (rows have different numbers of steps)
+    "loss_mean_of_row_means": {
+        "prm_loss": _LOSS.replace(
+            "return F.binary_cross_entropy_with_logits(logits[keep], labels[keep].float())",
+            "per_token = F.binary_cross_entropy_with_logits(logits, labels.clamp(min=0).float(), reduction='none')\n"
+            "    return ((per_token * keep).sum(1) / keep.sum(1).clamp(min=1)).mean()",
+        )
+    },
     # test_loss_rejects_bad_input: returns nan instead of raising
     "loss_no_check": {
         "prm_loss": "def prm_loss(logits, labels):\n    keep = labels != -100\n"
@@ -113,5 +148,7 @@ WRONG = {
 
 REEXPORT = {
     "neural_prm": "from course_lib.models.neural_prm import NeuralPRM\n",
+    "outcome_reward": "from course_lib.models.neural_prm import outcome_reward\n",
+    "step_rewards": "from course_lib.models.neural_prm import step_rewards\n",
     "prm_loss": "from course_lib.models.neural_prm import prm_loss\n",
 }

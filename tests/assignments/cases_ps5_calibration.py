@@ -101,6 +101,33 @@ WRONG = {
     "round_not_floor": {
         "reliability_curve": _CURVE.replace("(p * n_bins).astype(int)", "np.round(p * n_bins).astype(int)")
     },
+    # test_ece_typical: accuracy of the predicted class (multi-class ECE) instead of the rate of label 1
+    "ece_predicted_class_accuracy": {
+        "reliability_curve": _CURVE.replace(
+            """    curve = reliability_curve(probs, labels, n_bins)
+    n = sum(count for _, _, count in curve)
+    return float(sum(count / n * abs(acc - conf) for conf, acc, count in curve))""",
+            """    p, y = check_inputs(probs, labels)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            acc = np.mean((p[inside] >= 0.5) == (y[inside] == 1))  # fraction predicted right
+            ece += inside.sum() / len(p) * abs(acc - p[inside].mean())
+    return float(ece)""",
+        )
+    },
+    # test_brier: sigmoid applied to inputs that already are probabilities (Brier "on logits")
+    "brier_on_logits": {
+        "brier_score": "def brier_score(probs, labels):\n    p, y = check_inputs(probs, labels)\n"
+        "    return float(np.mean((1 / (1 + np.exp(-p)) - y) ** 2))\n"
+    },
+    # test_brier: returns a 0-d tensor, not a float
+    "brier_returns_tensor": {
+        "brier_score": "def brier_score(probs, labels):\n    p, y = check_inputs(probs, labels)\n"
+        "    return ((torch.as_tensor(p) - torch.as_tensor(y)) ** 2).mean()\n"
+    },
     # test_brier: root mean squared error
     "rmse_brier": {
         "brier_score": "def brier_score(probs, labels):\n    p, y = check_inputs(probs, labels)\n    return float(np.sqrt(np.mean((p - y) ** 2)))\n"
@@ -108,6 +135,25 @@ WRONG = {
     # test_temperature_*: multiplies instead of divides (returns 1/T)
     "inverse_temperature": {
         "fit_temperature": _TEMPERATURE.replace("z = m / math.exp(log_t)", "z = m * math.exp(log_t)")
+    },
+    # test_temperature_overconfident: the sign of the margin flipped (fits sigmoid(-m / T))
+    "temperature_wrong_sign": {
+        "fit_temperature": _TEMPERATURE.replace("z = m / math.exp(log_t)", "z = -m / math.exp(log_t)")
+    },
+    # test_temperature_is_positive: Newton's method on the inverse temperature 1/T, unconstrained: T < 0 possible
+    "temperature_can_be_negative": {
+        "fit_temperature": """
+def fit_temperature(margins, labels):
+    m = np.asarray(margins, dtype=float).ravel()
+    y = np.asarray(labels, dtype=float).ravel()
+    if m.size == 0 or m.size != y.size:
+        raise ValueError("need the same positive number of margins and labels")
+    beta = 0.0  # inverse temperature; Newton from 0 (all probabilities 0.5)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-beta * m))
+        beta -= np.mean((p - y) * m) / np.mean(p * (1 - p) * m * m)
+    return float(1 / beta)
+"""
     },
     # test_temperature_underconfident: search only T >= 1
     "only_softening": {
@@ -122,4 +168,6 @@ WRONG = {
 REEXPORT = {
     "fit_temperature": "from course_lib.evaluation.calibration import fit_temperature\n",
     "brier_score": "from course_lib.evaluation.calibration import brier_score\n",
+    "reliability_curve": "from course_lib.evaluation.calibration import expected_calibration_error, reliability_curve\n\n"
+    + "\n\n".join(_CURVE.split("\n\n\n")[:1]),  # keeps its own check_inputs
 }

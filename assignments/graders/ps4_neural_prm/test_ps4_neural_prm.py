@@ -1,18 +1,23 @@
 """Hidden grader for ps4_neural_prm (never released; runs in the judge, not in the sandbox).
 
 Points: NeuralPRM 2, outcome_reward 2, step_rewards 2, prm_loss 2.
-``outcome_reward`` and ``step_rewards`` are tested on a stand-in model whose logits the grader
-chooses, so each function is judged on its own; ``NeuralPRM`` is built in the sandbox on a small
-seeded GPT-2 that the judge rebuilds to compute the expected logits.
+Each function is judged on its own first: ``outcome_reward`` and ``step_rewards`` on a stand-in model
+whose logits the grader chooses. Then the student's ``NeuralPRM`` is built in the sandbox on the
+course's tiny backbone (``build_tiny_backbone``: seeded, no network), its head is set to known
+weights, and forward, ``outcome_reward`` and ``step_rewards`` run on it under right and left padding;
+the judge rebuilds the same backbone to compute the expected logits.
 """
+
+from functools import lru_cache
 
 import torch
 
 from autograder.grading import call, driver, points, to_tensor
 from autograder.worker import need  # drivers run in the sandbox with need() in scope
+from course_lib.models.backbone import build_tiny_backbone
 from course_lib.models.neural_prm import NeuralPRM as RefPRM
 from course_lib.models.neural_prm import prm_loss as ref_loss
-from course_lib.models.pooling import last_token_index
+from course_lib.models.pooling import gather_last, last_token_index
 
 REFERENCE = [
     "course_lib.models.neural_prm.NeuralPRM",
@@ -20,36 +25,52 @@ REFERENCE = [
     "course_lib.models.neural_prm.step_rewards",
     "course_lib.models.neural_prm.prm_loss",
 ]
-PRELOAD = ["transformers.models.gpt2.modeling_gpt2"]
-H = 32
+PRELOAD = ["transformers.models.gpt2.modeling_gpt2", "course_lib.models.backbone"]
 
 
 @driver
-def build_prm(ns, input_ids, attention_mask, check_grad=False):
-    """Build the student's NeuralPRM on a seeded GPT-2 (dropout off), set a known head, run it."""
-    from transformers import GPT2Config, GPT2Model
+def on_tiny_backbone(ns, fn_name, input_ids, attention_mask, *extra):
+    """Build the student's NeuralPRM on the seeded tiny backbone, set a known head, run it (and ``fn_name``).
 
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=64, n_positions=32, n_embd=32, n_layer=2, n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
-    )
-    backbone = GPT2Model(config)
+    ``fn_name="forward"``: structure, logits and whether a gradient reaches the backbone.
+    Otherwise: the model's logits and ``fn_name(model, input_ids, attention_mask, *extra)``.
+    """
+    from course_lib.models.backbone import build_tiny_backbone
+
+    backbone, _ = build_tiny_backbone()  # seeded: the judge builds the same weights
     model = need(ns, "NeuralPRM")(backbone)
+    model.eval()  # dropout off, so logits are comparable
     score = getattr(model, "score", None)
+    H = backbone.config.hidden_size
     out = {
         "backbone_kept": getattr(model, "backbone", None) is backbone,
         "score_shape": [score.in_features, score.out_features] if isinstance(score, torch.nn.Linear) else None,
     }
-    if out["score_shape"] == [32, 1]:
+    if out["score_shape"] == [H, 1]:
         with torch.no_grad():
-            score.weight.copy_(torch.linspace(-1.0, 1.0, 32)[None])
+            score.weight.copy_(torch.linspace(-1.0, 1.0, H)[None])
             score.bias.fill_(0.25)
-    logits = model(input_ids, attention_mask)
-    out["logits"] = logits.detach() if isinstance(logits, torch.Tensor) else logits
-    if check_grad:
-        logits[attention_mask.bool()].sum().backward()
-        out["backbone_grad"] = any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in backbone.parameters())
-    return out
+
+    def plain(x):
+        if isinstance(x, torch.Tensor):
+            return x.detach()
+        if isinstance(x, (list, tuple)):
+            return [o.detach() if isinstance(o, torch.Tensor) else o for o in x]
+        return x
+
+    if fn_name == "forward":
+        logits = model(input_ids, attention_mask)
+        out["logits"] = plain(logits)
+        if isinstance(logits, torch.Tensor) and logits.shape == input_ids.shape:
+            logits[attention_mask.bool()].sum().backward()
+            out["backbone_grad"] = any(
+                p.grad is not None and bool(p.grad.abs().sum() > 0) for p in backbone.parameters()
+            )
+        return out
+    fn = need(ns, fn_name)
+    with torch.no_grad():
+        logits = model(input_ids, attention_mask)
+    return {"logits": plain(logits), "result": plain(fn(model, input_ids, attention_mask, *extra))}
 
 
 @driver
@@ -70,6 +91,34 @@ def with_logits(ns, fn_name, logits, input_ids, attention_mask, *extra):
     if isinstance(out, list):
         return [o.detach() if isinstance(o, torch.Tensor) else o for o in out]
     return out
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+_, TOKENIZER = build_tiny_backbone()
+EOS = TOKENIZER.eos_token_id
+NEWLINE = TOKENIZER("\n", add_special_tokens=False)["input_ids"][0]  # the step separator
+TEXTS = [
+    "Step 1: 12 + 7 = 19.\nStep 2: 19 * 2 = 38.\nThe answer is: 38\n<|endoftext|>",
+    "The answer is: 5\n",
+    "Step 1: 9 - 4 = 5.\nStep 2: 5 * 3 = 16.\nStep 3: 16 + 1 = 17.\nThe answer is: 17\n<|endoftext|>",
+    "Step 1: 3 * 3 = 9.",
+]
+
+
+def _pad(rows, left: bool, pad_id: int):
+    """``[B, T]`` ids and mask; GPT-2 style padding with EOS, so EOS is also a real token in some rows."""
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), pad_id)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for b, r in enumerate(rows):
+        span = slice(T - len(r), T) if left else slice(0, len(r))
+        ids[b, span], mask[b, span] = torch.tensor(r), 1
+    return ids, mask
+
+
+_ROWS = [TOKENIZER(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
+TEXT_RIGHT = _pad(_ROWS, left=False, pad_id=EOS)
+TEXT_LEFT = _pad(_ROWS, left=True, pad_id=EOS)
 
 
 def _batch(lengths, T, left: bool, seed: int):
@@ -99,7 +148,16 @@ EXTREME = torch.tensor([[200.0, -200.0, 3.0]])
 EXTREME_LABELS = torch.tensor([[0, 1, -100]])
 
 # -- probes: run in the sandbox ---------------------------------------------------------------
-forward_right = build_prm.probe(RIGHT_IDS, RIGHT_MASK, check_grad=True, timeout=30)
+forward_right = on_tiny_backbone.probe("forward", *TEXT_RIGHT, timeout=30)
+forward_left = on_tiny_backbone.probe("forward", *TEXT_LEFT, timeout=30)
+outcome_model = {
+    side: on_tiny_backbone.probe("outcome_reward", *batch, timeout=30)
+    for side, batch in [("right", TEXT_RIGHT), ("left", TEXT_LEFT)]
+}
+steps_model = {
+    side: on_tiny_backbone.probe("step_rewards", *batch, NEWLINE, timeout=30)
+    for side, batch in [("right", TEXT_RIGHT), ("left", TEXT_LEFT)]
+}
 outcome_right = with_logits.probe("outcome_reward", LOGITS, RIGHT_IDS, RIGHT_MASK)
 outcome_left = with_logits.probe("outcome_reward", LOGITS, LEFT_IDS, LEFT_MASK)
 steps_right = with_logits.probe("step_rewards", LOGITS, STEP_IDS, RIGHT_MASK, STEP)
@@ -110,18 +168,26 @@ loss_all_ignored = call("prm_loss", LOSS_LOGITS, torch.full((3, 6), -100))
 loss_mismatch = call("prm_loss", LOSS_LOGITS, LABELS[:, :4])
 
 
-def _reference_logits(ids, mask):
-    from transformers import GPT2Config, GPT2Model
-
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=64, n_positions=32, n_embd=32, n_layer=2, n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
-    )
-    model = RefPRM(GPT2Model(config))
+@lru_cache(maxsize=1)
+def _reference_model():
+    model = RefPRM(build_tiny_backbone()[0]).eval()
+    H = model.score.in_features
     with torch.no_grad():
         model.score.weight.copy_(torch.linspace(-1.0, 1.0, H)[None])
         model.score.bias.fill_(0.25)
-        return model(ids, mask)
+    return model
+
+
+@torch.no_grad()
+def _reference_logits(ids, mask) -> list[torch.Tensor]:
+    """The expected ``[B, T]`` logits: positions from the mask (the reference), or the backbone's default positions.
+
+    Both agree at the real tokens under right padding; under left padding a student may or may not pass
+    mask-derived ``position_ids`` (the notebook says either is accepted).
+    """
+    model = _reference_model()
+    default_positions = model.score(model.backbone(input_ids=ids, attention_mask=mask).last_hidden_state)
+    return [model(ids, mask), default_positions.squeeze(-1)]
 
 
 def close(a, b, atol=1e-4) -> bool:
@@ -136,26 +202,45 @@ CELL = "test_neural_prm"
 @points(0.5, cell=CELL)
 def test_prm_structure(student):
     out = student[forward_right].of_type(dict)
+    H = _reference_model().score.in_features
     assert out["backbone_kept"] is True, "NeuralPRM must keep the backbone as self.backbone"
     assert out["score_shape"] == [H, 1], f"self.score must be nn.Linear(hidden_size, 1), got {out['score_shape']}"
 
 
-@points(1, cell=CELL)
-def test_prm_logits(student):
-    out = student[forward_right].of_type(dict)
-    logits = out["logits"]
-    assert isinstance(logits, torch.Tensor) and tuple(logits.shape) == tuple(RIGHT_IDS.shape), (
+def expect_logits(outcome, ids, mask, what):
+    logits = outcome.of_type(dict)["logits"]
+    assert isinstance(logits, torch.Tensor) and tuple(logits.shape) == tuple(ids.shape), (
         f"forward must return [B, T] logits, got {getattr(logits, 'shape', type(logits).__name__)}"
     )
-    real = RIGHT_MASK.bool()
-    assert close(logits[real], _reference_logits(RIGHT_IDS, RIGHT_MASK)[real]), (
-        "logits differ from score(last_hidden_state) at the real tokens"
+    real = mask.bool()
+    assert any(close(logits[real], expected[real]) for expected in _reference_logits(ids, mask)), (
+        f"{what}: logits differ from score(last_hidden_state) at the real tokens"
     )
+
+
+@points(0.5, cell=CELL)
+def test_prm_logits_right_padding(student):
+    expect_logits(student[forward_right], *TEXT_RIGHT, "right padding")
+
+
+@points(0.5, cell=CELL)
+def test_prm_logits_left_padding(student):
+    expect_logits(student[forward_left], *TEXT_LEFT, "left padding")
 
 
 @points(0.5, cell=CELL)
 def test_prm_gradient_reaches_backbone(student):
     assert student[forward_right].of_type(dict).get("backbone_grad") is True, "no gradient reaches the backbone"
+
+
+def model_run(outcome, mask, what) -> tuple[torch.Tensor, object]:
+    """The student's own NeuralPRM logits ``[B, T]`` and what the function under test returned with it."""
+    out = outcome.of_type(dict)
+    logits = out["logits"]
+    assert isinstance(logits, torch.Tensor) and logits.shape == mask.shape, (
+        f"{what}: needs a NeuralPRM whose forward returns [B, T] logits"
+    )
+    return logits, out["result"]
 
 
 # -- outcome_reward: 2 points ------------------------------------------------------------------------
@@ -166,44 +251,60 @@ def _expected_outcome(mask):
     return LOGITS[torch.arange(4), last_token_index(mask)]
 
 
-@points(1, cell=CELL)
+@points(0.75, cell=CELL)
 def test_outcome_right_padding(student):
     got = student[outcome_right].tensor()
     assert close(got, _expected_outcome(RIGHT_MASK)), "right padding: not the logit at the last real token"
 
 
-@points(1, cell=CELL)
+@points(0.75, cell=CELL)
 def test_outcome_left_padding(student):
     got = student[outcome_left].tensor()
     assert close(got, _expected_outcome(LEFT_MASK)), "left padding: not the logit at the last real token"
+
+
+@points(0.5, cell=CELL)
+def test_outcome_on_your_prm(student):
+    for side, (_, mask) in [("right", TEXT_RIGHT), ("left", TEXT_LEFT)]:
+        logits, got = model_run(
+            student[outcome_model[side]], mask, f"outcome_reward on the tiny backbone, {side} padding"
+        )
+        assert isinstance(got, torch.Tensor) and close(got, gather_last(logits, mask)), (
+            f"outcome_reward on your NeuralPRM, {side} padding (EOS pads and also ends some rows): "
+            "not the logit at each row's last real token"
+        )
 
 
 # -- step_rewards: 2 points ----------------------------------------------------------------------------
 CELL = "test_step_rewards"
 
 
-def _expected_steps(ids, mask):
-    at = (ids == STEP) & mask.bool()
-    return [torch.sigmoid(LOGITS[b][at[b]]) for b in range(4)]
-
-
-def expect_steps(outcome, ids, mask, what):
-    got = outcome.of_type(list)
-    expected = _expected_steps(ids, mask)
+def expect_steps(got, logits, ids, mask, step, what):
+    at = (ids == step) & mask.bool()
+    expected = [torch.sigmoid(logits[b][at[b]]) for b in range(ids.shape[0])]
+    assert type(got) is list, f"{what}: step_rewards must return a list, got {type(got).__name__}"
     assert len(got) == len(expected), f"{what}: {len(got)} rows, expected {len(expected)}"
     for b, (g, e) in enumerate(zip(got, expected)):
         assert isinstance(g, torch.Tensor) and g.dim() == 1, f"{what}: row {b} must be a 1-D tensor"
         assert close(g, e), f"{what}: row {b} should hold sigmoid(logit) at its {len(e)} step tokens inside the mask"
 
 
-@points(1, cell=CELL)
+@points(0.75, cell=CELL)
 def test_steps_right_padding(student):
-    expect_steps(student[steps_right], STEP_IDS, RIGHT_MASK, "right padding")
+    expect_steps(student[steps_right].returned(), LOGITS, STEP_IDS, RIGHT_MASK, STEP, "right padding")
 
 
-@points(1, cell=CELL)
+@points(0.75, cell=CELL)
 def test_steps_left_padding(student):
-    expect_steps(student[steps_left], STEP_IDS_LEFT, LEFT_MASK, "left padding")
+    expect_steps(student[steps_left].returned(), LOGITS, STEP_IDS_LEFT, LEFT_MASK, STEP, "left padding")
+
+
+@points(0.5, cell=CELL)
+def test_steps_on_your_prm(student):
+    for side, (ids, mask) in [("right", TEXT_RIGHT), ("left", TEXT_LEFT)]:
+        what = f"step_rewards on your NeuralPRM, {side} padding"
+        logits, got = model_run(student[steps_model[side]], mask, what)
+        expect_steps(got, logits, ids, mask, NEWLINE, what)
 
 
 # -- prm_loss: 2 points ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ _true = _rng.normal(0.0, 2.0, 3000)
 TEMP_Y = (_rng.random(3000) < 1 / (1 + np.exp(-_true))).astype(np.float64)
 TEMP_M = 2.5 * _true  # 2.5x overconfident margins
 SOFT_M = 0.4 * _true  # underconfident margins: T < 1
+ANTI_M = -1.5 * _true  # margins that point the wrong way: the best T > 0 is the largest searched
 
 # -- probes: run in the sandbox ---------------------------------------------------------------
 curve = call("reliability_curve", PROBS, LABELS)
@@ -48,6 +49,7 @@ brier_lists = call("brier_score", [0.0, 1.0, 0.25], [1, 1, 0])
 brier_bad = [call("brier_score", [], []), call("brier_score", [0.2], [1, 0]), call("brier_score", [2.0], [1])]
 temperature = call("fit_temperature", TEMP_M, TEMP_Y)
 temperature_soft = call("fit_temperature", torch.tensor(SOFT_M), torch.tensor(TEMP_Y))
+temperature_anti = call("fit_temperature", ANTI_M, TEMP_Y)
 temperature_bad = [call("fit_temperature", [], []), call("fit_temperature", [1.0, 2.0], [1.0])]
 
 
@@ -122,7 +124,12 @@ def test_brier_rejects_bad_input(student):
 CELL = "test_fit_temperature"
 
 
-@points(1.5, cell=CELL)
+def nll(margins, labels, temperature: float) -> float:
+    z = np.asarray(margins) / temperature
+    return float(np.mean(np.logaddexp(0.0, z) - labels * z))
+
+
+@points(1, cell=CELL)
 def test_temperature_overconfident(student):
     got, expected = student[temperature].float(), ref_temperature(TEMP_M, TEMP_Y)
     assert got > 0 and math.isclose(got, expected, rel_tol=0.01), f"T = {got:.4g}, expected {expected:.4g} (within 1%)"
@@ -133,6 +140,16 @@ def test_temperature_underconfident(student):
     got, expected = student[temperature_soft].float(), ref_temperature(SOFT_M, TEMP_Y)
     assert got > 0 and math.isclose(got, expected, rel_tol=0.01), (
         f"T = {got:.4g}, expected {expected:.4g} (T < 1 here)"
+    )
+
+
+@points(0.5, cell=CELL)
+def test_temperature_is_positive(student):
+    got, expected = student[temperature_anti].float(), ref_temperature(ANTI_M, TEMP_Y)
+    assert got > 0, f"T = {got:.4g}: a temperature must be > 0 (fit log T, or search T in [0.01, 100])"
+    assert nll(ANTI_M, TEMP_Y, got) <= nll(ANTI_M, TEMP_Y, expected) + 1e-3, (
+        f"T = {got:.4g}: with margins that point the wrong way the BCE keeps falling as T grows; "
+        f"the best T in [0.01, 100] is {expected:.4g}"
     )
 
 
