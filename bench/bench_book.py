@@ -27,7 +27,11 @@ def build(repo: Path, clean_html_only: bool = False) -> float:
     start = time.perf_counter()
     done = subprocess.run([str(repo / "scripts" / "build_book.sh")], cwd=repo, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"the book did not build:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        failed = sorted(p.name.removesuffix(".err.log") for p in (repo / "_build" / "html").rglob("*.err.log"))
+        print(f"the book did not build after {time.perf_counter() - start:.1f} s; failed chapters: {failed}")
+        for name, seconds in sorted(chapter_seconds(repo).items()):
+            print(f"  {name:<36} {seconds:6.1f} s")
+        raise SystemExit(f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return time.perf_counter() - start
 
 

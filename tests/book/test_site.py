@@ -122,6 +122,11 @@ def test_every_chapter_is_built(site):
     assert "search.html" in built and "genindex.html" in built
 
 
+def test_no_chapter_failed_to_execute(site):
+    failed = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "reports").rglob("*.err.log"))
+    assert not failed, f"chapters failed to execute (see the logs, then run scripts/build_book.sh): {failed}"
+
+
 def test_pages_load_offline_without_errors(visited):
     for page, info in visited.items():
         assert info["status"] == 200, page
