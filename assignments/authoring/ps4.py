@@ -210,10 +210,10 @@ rows = [encode_step_example(tokenizer, ex) for ex in make_step_labels(256, seed=
 optimizer = torch.optim.AdamW(prm.parameters(), lr=3e-3)
 losses = []
 for step in range(40):
-    batch = rows[(step * 16) % len(rows):][:16]
+    batch = rows[(step * 16) % len(rows) :][:16]
     T = max(len(ids) for ids, _ in batch)
     ids = torch.tensor([i + [tokenizer.pad_token_id] * (T - len(i)) for i, _ in batch])
-    labels = torch.tensor([l + [-100] * (T - len(l)) for _, l in batch])
+    labels = torch.tensor([lab + [-100] * (T - len(lab)) for _, lab in batch])
     mask = torch.tensor([[1] * len(i) + [0] * (T - len(i)) for i, _ in batch])
     loss = prm_loss(prm(ids, mask), labels)
     optimizer.zero_grad()
