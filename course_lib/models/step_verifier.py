@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -125,10 +126,18 @@ def solution_features(problem: ArithmeticProblem, steps: Sequence[str]) -> np.nd
         raise ValueError("steps is empty; a solution needs at least one step")
     rows, previous = [], None
     for text in steps:
-        parsed = parse_step(text)
-        rows.append(step_features(parsed, previous, problem.numbers))
-        previous = parsed.result if parsed.result is not None else previous
-    return np.asarray(rows, dtype=np.float32)
+        row, previous = _step_row(text, previous, problem.numbers)
+        rows.append(row)
+    return np.stack(rows)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _step_row(text: str, previous: float | None, numbers: tuple[int, ...]) -> tuple[np.ndarray, float | None]:
+    """One step's features and the running value after it; cached, as N candidates share most of their steps."""
+    parsed = parse_step(text)
+    row = np.asarray(step_features(parsed, previous, numbers), dtype=np.float32)
+    row.flags.writeable = False  # shared between calls
+    return row, parsed.result if parsed.result is not None else previous
 
 
 @dataclass
