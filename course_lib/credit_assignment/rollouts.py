@@ -16,6 +16,9 @@ Example:
     >>> labels = rollout_step_labels(problem, wrong, SimulatedPolicy(seed=0), RolloutConfig(n_rollouts=8))
     >>> len(labels.soft) == len(wrong.steps), labels.soft[0] > labels.soft[wrong.first_error]
     (True, True)
+    >>> agreement = compare_with_true(labels, wrong.step_labels)  # how close to the true step labels
+    >>> 0.0 <= agreement.hard <= 1.0 and 0.0 <= agreement.soft <= 1.0
+    True
 """
 
 from __future__ import annotations
@@ -69,3 +72,21 @@ def label_agreement(estimated: Sequence[int], true: Sequence[bool]) -> float:
     if not estimated:
         raise ValueError("no labels to compare")
     return sum(int(e) == int(t) for e, t in zip(estimated, true)) / len(estimated)
+
+
+@dataclass(frozen=True)
+class LabelAgreement:
+    """Agreement of rollout labels with the true step labels: the hard label, and the soft one thresholded."""
+
+    hard: float
+    soft: float
+
+
+def compare_with_true(labels: RolloutLabels, true: Sequence[bool], threshold: float = 0.5) -> LabelAgreement:
+    """How well rollout labels approximate true step labels: ``hard`` as is, ``soft >= threshold`` as 1."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    return LabelAgreement(
+        hard=label_agreement(labels.hard, true),
+        soft=label_agreement([int(s >= threshold) for s in labels.soft], true),
+    )
