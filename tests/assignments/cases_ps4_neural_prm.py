@@ -88,24 +88,24 @@ WRONG = {
     "detached_backbone": {
         "neural_prm": _PRM.replace(".last_hidden_state  # [B, T, H]", ".last_hidden_state.detach()  # [B, T, H]")
     },
-    # test_prm_logits: sigmoid applied in forward (probabilities, not logits)
+    # test_prm_logits_*_padding: sigmoid applied in forward (probabilities, not logits)
     "sigmoid_in_forward": {
         "neural_prm": _PRM.replace(
             "return self.score(hidden).squeeze(-1)", "return torch.sigmoid(self.score(hidden)).squeeze(-1)"
         )
     },
-    # test_outcome_right_padding: position -1 reads padding
+    # test_outcome_right_padding, test_outcome_on_your_prm: position -1 reads padding
     "last_position": {
         "outcome_reward": "def outcome_reward(model, input_ids, attention_mask):\n    return model(input_ids, attention_mask)[:, -1]\n"
     },
-    # test_outcome_left_padding: sum(mask) - 1 only works for right padding
+    # test_outcome_left_padding, test_outcome_on_your_prm: sum(mask) - 1 only works for right padding
     "mask_sum_minus_one": {
         "outcome_reward": "def outcome_reward(model, input_ids, attention_mask):\n    logits = model(input_ids, attention_mask)\n"
         "    return logits[torch.arange(logits.shape[0]), attention_mask.sum(1) - 1]\n"
     },
-    # test_steps_*: padding positions counted
+    # test_steps_right_padding, test_steps_left_padding: step tokens in the padding counted
     "steps_ignore_mask": {"step_rewards": _STEPS.replace(" & attention_mask.bool()", "")},
-    # test_steps_*: logits instead of probabilities
+    # test_steps_*: logits instead of probabilities (on the stand-in model and on your NeuralPRM)
     "steps_logits": {
         "step_rewards": _STEPS.replace(
             "torch.sigmoid(model(input_ids, attention_mask))", "model(input_ids, attention_mask)"
