@@ -143,13 +143,14 @@ def _build_root(config: SandboxConfig) -> None:
     if not (root and os.path.isdir(root)):
         raise SandboxError(f"root_dir {root!r} is not a directory")
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=755")
+    # a private /tmp first, so binds below it (a checkout or venv under /tmp) are not hidden by it
+    os.makedirs(root + "/tmp", exist_ok=True)
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config.limits.tmp_bytes},mode=1777")
     for path in config.binds:
         if os.path.lexists(path):
             _bind(path, root + path)
     for src, dst in config.overlays:
         _bind(src, root + dst)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config.limits.tmp_bytes},mode=1777")
     os.makedirs(root + "/dev/shm", exist_ok=True)
     mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     for dev in ("null", "zero", "random", "urandom"):
