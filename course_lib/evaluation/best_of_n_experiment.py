@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,10 +51,12 @@ class BestOfNConfig:
 
     n_values: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     seeds: tuple[int, ...] = (0, 1, 2)
-    n_train_problems: int = 2000
-    train_samples: int = 4  # solutions sampled per training problem
+    n_train_problems: int = 1000
+    train_samples: int = 8  # solutions sampled per training problem (verifiers learn from many per problem)
+    n_validation_problems: int = 100  # held-out problems (same sampling) for early stopping of both verifiers
     n_test_problems: int = 200
-    training_steps: int = 1000
+    training_steps: int = 500
+    eval_every: int = 100  # validation loss every this many training steps; the best parameters are kept
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     progress: bool = True
 
@@ -62,7 +65,8 @@ class BestOfNConfig:
             raise ValueError(f"n_values must be positive ints, got {self.n_values}")
         if not self.seeds:
             raise ValueError("seeds is empty; give at least one seed")
-        for name in ("n_train_problems", "train_samples", "n_test_problems", "training_steps"):
+        names = ("n_train_problems", "train_samples", "n_validation_problems", "n_test_problems", "training_steps")
+        for name in (*names, "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -85,11 +89,27 @@ class BestOfNResult:
         return [{"N": n, **{m: round(self.mean(m, n), 3) for m in METHODS}} for n in self.config.n_values]
 
 
-def _verifier(data, supervision: str, config: BestOfNConfig, seed: int) -> StepVerifier:
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run torch on one thread inside the block, then restore the setting.
+
+    The verifier's matrices are tiny, so a second thread gains nothing, and on a busy CPU the OpenMP
+    threads wait on each other: the book's settings took 18 s on one thread and 195 s on two shared cores.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _verifier(data, validation, supervision: str, config: BestOfNConfig, seed: int) -> StepVerifier:
     model = StepVerifier(seed=seed)
-    train_step_verifier(
-        model, data, VerifierTrainingConfig(supervision, max_steps=config.training_steps, seed=seed, progress=False)
+    training = VerifierTrainingConfig(
+        supervision, max_steps=config.training_steps, eval_every=config.eval_every, seed=seed, progress=False
     )
+    train_step_verifier(model, data, training, validation)
     return model
 
 
@@ -104,17 +124,30 @@ class Verifiers:
 
 
 def train_verifiers(config: BestOfNConfig, seed: int) -> Verifiers:
-    """Sample training solutions and train the ORM and the PRM on them (same model, same data)."""
+    """Sample training solutions and train the ORM and the PRM on them (same model, same data).
+
+    Each model keeps the parameters with the lowest loss on held-out problems under its own labels
+    (early stopping), so neither is judged by how much it overfits at a fixed step count.
+    """
     torch.manual_seed(seed)
     gen, policy = ProblemGenerator(seed=1000 + seed), SimulatedPolicy(seed=2000 + seed, config=config.policy)
-    problems = [gen.problem() for _ in range(config.n_train_problems)]
-    data = encode_solutions([(p, s) for p in problems for s in policy.sample(p, config.train_samples)])
-    return Verifiers(gen, policy, _verifier(data, "outcome", config, seed), _verifier(data, "process", config, seed))
+
+    def sample(n_problems: int):
+        problems = [gen.problem() for _ in range(n_problems)]
+        return encode_solutions([(p, s) for p in problems for s in policy.sample(p, config.train_samples)])
+
+    data, validation = sample(config.n_train_problems), sample(config.n_validation_problems)
+    with one_torch_thread():
+        orm = _verifier(data, validation, "outcome", config, seed)
+        prm = _verifier(data, validation, "process", config, seed)
+    return Verifiers(gen, policy, orm, prm)
 
 
-def _one_seed(config: BestOfNConfig, seed: int) -> dict[str, dict[int, float]]:
+def _one_seed(config: BestOfNConfig, seed: int, bar: tqdm) -> dict[str, dict[int, float]]:
+    bar.set_postfix_str(f"seed {seed}: training the ORM and the PRM")
     world = train_verifiers(config, seed)
     gen, policy, orm, prm = world.generator, world.policy, world.orm, world.prm
+    bar.set_postfix_str(f"seed {seed}: selecting")
     pool_size = max(config.n_values)
     solved = {m: {n: 0 for n in config.n_values} for m in METHODS}
     for _ in range(config.n_test_problems):
@@ -133,40 +166,60 @@ def _one_seed(config: BestOfNConfig, seed: int) -> dict[str, dict[int, float]]:
             for method, i in picks.items():
                 solved[method][n] += cands[i].is_correct
             solved["pass@n"][n] += any(c.is_correct for c in cands)
+        bar.update(1)
     return {m: {n: solved[m][n] / config.n_test_problems for n in config.n_values} for m in METHODS}
 
 
-def run_best_of_n(config: BestOfNConfig | None = None) -> BestOfNResult:
-    """Run the experiment for every seed; reproducible: the same config gives the same numbers."""
+def run_best_of_n(config: BestOfNConfig | None = None, progress: bool | None = None) -> BestOfNResult:
+    """Run the experiment for every seed; reproducible: the same config gives the same numbers.
+
+    ``progress`` (a tqdm bar over seeds and test problems) overrides ``config.progress`` when given.
+    """
     config = config or BestOfNConfig()
+    progress = config.progress if progress is None else progress
     rates: dict[str, dict[int, list[float]]] = {m: {n: [] for n in config.n_values} for m in METHODS}
-    for seed in tqdm(config.seeds, desc="best-of-N seeds", disable=not config.progress):
-        for method, by_n in _one_seed(config, seed).items():
-            for n, rate in by_n.items():
-                rates[method][n].append(rate)
+    total = len(config.seeds) * config.n_test_problems
+    with tqdm(total=total, desc="best-of-N", unit="problem", disable=not progress) as bar, one_torch_thread():
+        for seed in config.seeds:
+            for method, by_n in _one_seed(config, seed, bar).items():
+                for n, rate in by_n.items():
+                    rates[method][n].append(rate)
     return BestOfNResult(config, rates)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="ORM vs PRM for best-of-N on the simulated policy.")
-    parser.add_argument("--n-max", type=int, default=64, help="largest N (powers of two up to it)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--test-problems", type=int, default=200)
-    parser.add_argument("--train-problems", type=int, default=400)
+    default = BestOfNConfig()
+    parser = argparse.ArgumentParser(
+        description="ORM vs PRM for best-of-N on the simulated policy; the defaults are the book's settings."
+    )
+    parser.add_argument("--n-max", type=int, default=max(default.n_values), help="largest N (powers of two up to it)")
+    parser.add_argument("--seeds", type=int, default=len(default.seeds), help="number of seeds (0, 1, ...)")
+    parser.add_argument("--test-problems", type=int, default=default.n_test_problems)
+    parser.add_argument("--train-problems", type=int, default=default.n_train_problems)
+    parser.add_argument("--train-samples", type=int, default=default.train_samples, help="solutions per problem")
+    parser.add_argument("--training-steps", type=int, default=default.training_steps)
     args = parser.parse_args(argv)
     if args.n_max < 1:
         parser.error(f"--n-max must be >= 1, got {args.n_max}")
-    n_values = tuple(2**k for k in range(args.n_max.bit_length()) if 2**k <= args.n_max)
-    config = BestOfNConfig(
-        n_values=n_values,
-        seeds=tuple(range(args.seeds)),
-        n_test_problems=args.test_problems,
-        n_train_problems=args.train_problems,
-    )
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    try:
+        config = BestOfNConfig(
+            n_values=tuple(2**k for k in range(args.n_max.bit_length())),
+            seeds=tuple(range(args.seeds)),
+            n_test_problems=args.test_problems,
+            n_train_problems=args.train_problems,
+            train_samples=args.train_samples,
+            training_steps=args.training_steps,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     result = run_best_of_n(config)
-    print(f"{'N':>5} " + " ".join(f"{m:>9}" for m in METHODS))
+    print(f"{'N':>5} " + " ".join(f"{m:>9}" for m in METHODS) + "   (mean over seeds; ± std at the largest N)")
     for row in result.to_rows():
         print(f"{row['N']:>5} " + " ".join(f"{row[m]:>9.3f}" for m in METHODS))
+    largest = max(config.n_values)
+    print("  std " + " ".join(f"{result.std(m, largest):>9.3f}" for m in METHODS))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from course_lib.credit_assignment.process_reward import aggregate_steps
-from course_lib.evaluation.best_of_n_experiment import BestOfNConfig, train_verifiers
+from course_lib.evaluation.best_of_n_experiment import BestOfNConfig, one_torch_thread, train_verifiers
 from course_lib.training.step_verifier import encode_solutions, step_scores
 
 
@@ -73,13 +73,14 @@ def run_overoptimization(config: OveroptimizationConfig | None = None) -> Overop
     models = {"orm": world.orm, "prm": world.prm}
     proxy = {name: np.zeros(len(config.n_values)) for name in models}
     gold = {name: np.zeros(len(config.n_values)) for name in models}
-    for _ in tqdm(range(config.n_test_problems), desc="problems", disable=not config.progress):
+    for _ in tqdm(range(config.n_test_problems), desc="best-of-N against the proxy", disable=not config.progress):
         problem = world.generator.problem()
         pool = world.policy.sample(problem, max(config.n_values))
         encoded = encode_solutions([(problem, s) for s in pool])
         for name, model in models.items():
-            scores = np.array([aggregate_steps(s, "prod") for s in step_scores(model, encoded)])
-            for j, n in enumerate(config.n_values):
+            with one_torch_thread():
+                scores = np.array([aggregate_steps(s, "prod") for s in step_scores(model, encoded)])
+            for j, n in enumerate(config.n_values):  # nested subsets of one pool: the first n candidates
                 best = int(np.argmax(scores[:n]))
                 proxy[name][j] += scores[best]
                 gold[name][j] += pool[best].is_correct
