@@ -6,7 +6,14 @@ model, ORM) and one on step labels (a process reward model, PRM) — same model,
 only the supervision differs — then, on held-out problems, draw a pool of ``max(n_values)``
 candidates each and select one from the first N with majority vote, the ORM, PRM-min and PRM-prod.
 The solve rate is the fraction of problems whose selected answer is right; ``pass@N`` (any of the N
-is right) is the ceiling.
+is right) is the ceiling. Both verifiers keep the parameters that score best on held-out problems
+under their own labels (early stopping), so the comparison does not hinge on a step count.
+
+Why the curves differ: the policy's misconceptions repeat across samples, so a shared wrong answer
+can win the vote (majority plateaus); one label per solution never says which step was wrong, so
+the ORM needs far more data than the PRM and keeps over-rating some wrong steps, which a large N
+finds (its curve peaks, then falls: chapter 12); step labels point at the error (the PRM nears pass@N).
+The defaults are the book's settings; larger ones run from the command line with a progress bar:
 
     python -m course_lib.evaluation.best_of_n_experiment --n-max 256 --seeds 5
 

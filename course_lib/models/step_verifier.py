@@ -80,8 +80,8 @@ def number_features(value: float | None) -> list[float]:
         return out
     magnitude = abs(float(value))
     whole = int(magnitude)
-    out[:5] = [1.0, round(magnitude / 1000, 4), round(math.log1p(magnitude) / 7, 4), float(magnitude != whole), 0.0]
-    out[4] = float(value < 0)
+    size, log_size = round(magnitude / 1000, 4), round(math.log1p(magnitude) / 7, 4)
+    out[:5] = [1.0, size, log_size, float(magnitude != whole), float(value < 0)]
     for k in range(N_DIGITS):
         out[5 + 10 * k + (whole // 10**k) % 10] = 1.0
     return out
