@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -221,12 +222,15 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as error:
         parser.error(str(error))
+    start = time.perf_counter()
     result = run_best_of_n(config)
+    seconds = time.perf_counter() - start
     print(f"{'N':>5} " + " ".join(f"{m:>9}" for m in METHODS) + "   (mean over seeds; ± std at the largest N)")
     for row in result.to_rows():
         print(f"{row['N']:>5} " + " ".join(f"{row[m]:>9.3f}" for m in METHODS))
     largest = max(config.n_values)
     print("  std " + " ".join(f"{result.std(m, largest):>9.3f}" for m in METHODS))
+    print(f"{len(config.seeds)} seeds x {config.n_test_problems} test problems in {seconds:.1f} s")
 
 
 if __name__ == "__main__":
