@@ -68,13 +68,13 @@ def test_mean_and_std_over_seeds():
 
 
 def test_progress_bar_and_thread_setting(capsys):
-    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the conftest fixture restores its own setting afterwards
     run_best_of_n(TINY, progress=True)
     assert "best-of-N" in capsys.readouterr().err
-    assert torch.get_num_threads() == threads  # one thread inside, restored after
+    assert torch.get_num_threads() == 2  # one thread inside, restored after
     with one_torch_thread():
         assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == 2
 
 
 def test_train_verifiers_gives_two_models_on_the_same_data():
