@@ -6,8 +6,11 @@ choice keeps rising, while its gold score rises, peaks and falls: the proxy's er
 optimizer finds once the easy gains are used up (Goodhart's law).
 
 Here the proxy is the outcome reward model of chapter 11 (a step verifier trained on final-answer
-labels) and the gold reward is whether the chosen answer is right. The process reward model, trained
-on the same solutions with step labels, is scored the same way for comparison.
+labels) and the gold reward is whether the chosen answer is right. As in Gao et al., the proxy is
+learned from the gold reward's own labels on finite data; no shortcut is planted: its errors are the
+wrong steps that one label per solution did not teach it to see (a wrong operation it rates as
+right). The process reward model, trained on the same solutions with step labels, is scored the same
+way for comparison.
 
 Example:
     >>> config = OveroptimizationConfig(n_values=(1, 4), n_test_problems=10, progress=False,
