@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"held-out pairwise accuracy: {result['accuracy']:.3f} ({result['seconds']:.0f} s of training)")
     for kind, acc in result["by_kind"].items():
         print(f"  rejected response with {kind:<20} {acc:.3f}")
+    print(
+        "  (a tiny model learns the form kinds; the math-error kinds stay near chance because checking\n"
+        "   arithmetic is beyond it: book chapter 5 explains why, chapters 10-11 attack it step by step)"
+    )
     for name, path in result["paths"].items():
         print(f"wrote {name}: {path}")
 

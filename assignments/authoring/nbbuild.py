@@ -39,6 +39,17 @@ def md(text, grade_id=None):
     return c
 
 
+def rules(tools, allowed="", notes=""):
+    """The intro's rules paragraph, the same in every problem set; `tools` says what to write the answers with."""
+    return (
+        "\n**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.\n"
+        f"{tools}; do not import the answers from `course_lib` (they are disabled while grading, so importing them "
+        f"earns nothing{allowed}).\n{notes}"
+        "The visible tests are a first check only: hidden tests grade your functions on other inputs.\n"
+        "Points: 8 for code (autograded), 2 for the written question (graded by hand)."
+    )
+
+
 def readonly(grade_id, src, skip=False):
     return new_code_cell(
         src.strip("\n"), metadata=meta(grade_id, locked=True, tags=["autograde-skip"] if skip else None)

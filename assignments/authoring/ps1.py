@@ -1,4 +1,4 @@
-from nbbuild import SOURCE, answer, md, readonly, save, tests, written  # noqa: F401
+from nbbuild import SOURCE, answer, md, readonly, rules, save, tests, written  # noqa: F401
 
 cells = [
     md(
@@ -15,12 +15,8 @@ $$\mathcal{L} = -\log \sigma\big(r^+ - r^- - m\big)$$
 
 with an optional margin $m \ge 0$. You will implement the loss so that it stays finite and exact for reward gaps as large as $10^4$,
 the probability and accuracy that go with it, and look at how the loss behaves as the gap grows.
-
-**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.
-Use `torch`; do not import the answers from `course_lib` (they are disabled while grading, so importing them earns nothing).
-The visible tests below are a first check only: hidden tests grade your functions on other inputs.
-Points: 8 for code (autograded), 2 for the written question (graded by hand).
-""",
+"""
+        + rules("Use `torch`"),
         "intro",
     ),
     readonly(

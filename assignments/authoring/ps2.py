@@ -1,6 +1,6 @@
 """ps2_step_rewards: seed exercise 2, the decay sweep (book chapter 9)."""
 
-from nbbuild import SOURCE, answer, md, readonly, save, tests, written
+from nbbuild import SOURCE, answer, md, readonly, rules, save, tests, written
 
 cells = [
     md(
@@ -17,12 +17,8 @@ $\gamma \in (0, 1]$: the solution's $T$ steps get
 $$r_i = R\,\gamma^{\,T-1-i}, \qquad i = 0, \dots, T-1,$$
 
 so the last step gets the full outcome reward and earlier steps geometrically less.
-
-**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.
-Plain Python is enough; do not import the answers from `course_lib` (they are disabled while grading, so importing them earns nothing).
-The visible tests are a first check only: hidden tests grade your functions on other inputs.
-Points: 8 for code (autograded), 2 for the written question (graded by hand).
-""",
+"""
+        + rules("Plain Python is enough"),
         "intro",
     ),
     readonly(

@@ -1,6 +1,6 @@
 """ps3_first_error: seed exercise 3, where does a wrong solution first go wrong (book chapter 8)."""
 
-from nbbuild import SOURCE, answer, md, readonly, save, tests, written
+from nbbuild import SOURCE, answer, md, readonly, rules, save, tests, written
 
 cells = [
     md(
@@ -13,12 +13,8 @@ This problem set goes with **Chapter 8, "Process reward models"** of the course 
 A process reward model (PRM) scores every **step** of a solution, not just its outcome (Lightman et al., 2023).
 You will build the heuristic PRM of the course: check each arithmetic claim `a op b = c` in a step, compare the final answer with
 the ground truth, aggregate the step scores into one solution score, and find the **first wrong step**.
-
-**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.
-Use the standard library (`re`, `math`); do not import the answers from `course_lib` (they are disabled while grading, so importing them earns nothing).
-The visible tests are a first check only: hidden tests grade your functions on other inputs.
-Points: 8 for code (autograded), 2 for the written question (graded by hand).
-""",
+"""
+        + rules("Use the standard library (`re`, `math`)"),
         "intro",
     ),
     readonly(

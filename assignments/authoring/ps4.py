@@ -1,6 +1,6 @@
 """ps4_neural_prm: seed exercise 4, a neural process reward model (book chapter 10)."""
 
-from nbbuild import SOURCE, answer, md, readonly, save, tests, written
+from nbbuild import SOURCE, answer, md, readonly, rules, save, tests, written
 
 cells = [
     md(
@@ -18,12 +18,8 @@ $$\mathcal{L} = -\frac{1}{|S|}\sum_{t \in S}\big[y_t \log\sigma(\ell_t) + (1-y_t
 
 You will work with the course's tiny GPT-2 backbone, built locally in a fraction of a second; the last cells show how the same
 code runs on `distilgpt2` when you have it cached.
-
-**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.
-Use `torch`; do not import the answers from `course_lib` (they are disabled while grading, so importing them earns nothing;
-`build_tiny_backbone` is allowed). The visible tests are a first check only: hidden tests grade your code on other inputs.
-Points: 8 for code (autograded), 2 for the written question (graded by hand).
-""",
+"""
+        + rules("Use `torch`", allowed="; `build_tiny_backbone` is allowed"),
         "intro",
     ),
     readonly(

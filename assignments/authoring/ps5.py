@@ -1,6 +1,6 @@
 """ps5_calibration: seed exercise 5, is the reward model calibrated (book chapter 6)."""
 
-from nbbuild import SOURCE, answer, md, readonly, save, tests, written
+from nbbuild import SOURCE, answer, md, readonly, rules, save, tests, written
 
 cells = [
     md(
@@ -20,13 +20,12 @@ With $M$ equal-width bins $B_1, \dots, B_M$ of $[0, 1]$ and $N$ examples,
 $$\mathrm{ECE} = \sum_{m:\,|B_m| > 0} \frac{|B_m|}{N}\,\big|\operatorname{acc}(B_m) - \operatorname{conf}(B_m)\big|,$$
 
 where $\operatorname{conf}(B_m)$ is the mean probability in the bin and $\operatorname{acc}(B_m)$ the fraction of label 1 in it.
-
-**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.
-Use NumPy; do not import the answers from `course_lib` (they are disabled while grading, so importing them earns nothing).
-All functions accept lists, NumPy arrays and torch tensors, and raise `ValueError` on empty input, on inputs of different lengths,
-and on probabilities outside $[0, 1]$. Scalar results are Python `float`s.
-Points: 8 for code (autograded), 2 for the written question (graded by hand).
-""",
+"""
+        + rules(
+            "Use NumPy",
+            notes="All functions accept lists, NumPy arrays and torch tensors, and raise `ValueError` on empty input, "
+            "on inputs of different lengths, and on probabilities outside $[0, 1]$. Scalar results are Python `float`s.\n",
+        ),
         "intro",
     ),
     readonly(

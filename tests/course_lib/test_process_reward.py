@@ -18,16 +18,9 @@ from course_lib.credit_assignment.process_reward import (
     score_steps,
     split_steps,
 )
+from course_lib.demo import SEED_SOLUTION
 from course_lib.models.backbone import build_tiny_backbone
 from course_lib.models.neural_prm import NeuralPRM
-
-SEED_SOLUTION = (
-    "Step 1: The store starts with 45 apples.\n"
-    "Step 2: It sells 18 apples. So 45 - 18 = 27.\n"
-    "Step 3: The remaining count is 27.\n"
-    "Step 4: No apples are returned, so 27 + 0 = 27.\n"
-    "The answer is: 27"
-)
 
 
 def test_split_steps_handles_crlf_blank_lines_and_spaces():
