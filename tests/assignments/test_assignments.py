@@ -8,6 +8,7 @@ points for those tests). All of an assignment's cases are graded by one warm ``G
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import shutil
@@ -146,6 +147,28 @@ def test_graders_run_directly_with_pytest(assignment, tmp_path):
     wrong = make_submission(assignment, tmp_path / "wrong.ipynb", answers)
     bad = subprocess.run([*cmd, "--submission", str(wrong)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 1 and "failed" in bad.stdout, f"{name}: {bad.stdout[-2000:]}"
+
+
+@pytest.mark.parametrize("assignment", RELEASED)
+def test_the_cli_grades_reference_wrong_and_release(assignment, tmp_path):
+    """``python -m autograder grade ... --json``, as an instructor runs it: the scores the API test expects."""
+    name, answers = next(iter(cases(assignment).WRONG.items()))
+    notebooks = [
+        make_submission(assignment, tmp_path / "reference.ipynb", {}),
+        make_submission(assignment, tmp_path / "wrong.ipynb", answers),
+        make_submission(assignment, tmp_path / "release.ipynb", unsolved(assignment)),
+    ]
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "autograder", "grade", assignment, *map(str, notebooks), "--json", str(out)]
+    done = subprocess.run(
+        [*cmd, "--course-dir", str(COURSE), "--jobs", "2"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    reference, wrong, release = json.loads(out.read_text())["submissions"]
+    assert reference["score"] == reference["max_score"] > 0, [t for t in reference["tests"] if t["status"] != "passed"]
+    assert wrong["score"] < wrong["max_score"], f"{name} was not caught through the CLI"
+    assert release["score"] == 0
+    assert all(s["max_score"] == reference["max_score"] for s in (wrong, release))
 
 
 @pytest.fixture(scope="module")
