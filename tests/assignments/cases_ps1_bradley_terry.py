@@ -16,6 +16,20 @@ def _loss(body: str, checks: str = _CHECKS) -> str:
     return _LOSS_HEAD + checks + body + _REDUCE
 
 
+def _metrics(accuracy: str) -> str:
+    """The preference_metrics cell with ``pairwise_accuracy`` returning ``accuracy`` (of tensors c, r)."""
+    return f"""
+def preference_probability(reward_chosen, reward_rejected):
+    return torch.sigmoid(torch.as_tensor(reward_chosen) - torch.as_tensor(reward_rejected))
+
+def pairwise_accuracy(reward_chosen, reward_rejected):
+    c, r = torch.as_tensor(reward_chosen), torch.as_tensor(reward_rejected)
+    if c.shape != r.shape:
+        raise ValueError('shapes')
+    return {accuracy}
+"""
+
+
 ALTERNATIVES = {
     "softplus": {
         "bradley_terry_loss": _loss("    loss = F.softplus(-(c - r - torch.as_tensor(margin)))\n"),
@@ -66,31 +80,9 @@ WRONG = {
         )
     },
     # test_accuracy_ties_are_wrong...: >= counts ties
-    "ties_count_as_correct": {
-        "preference_metrics": """
-def preference_probability(reward_chosen, reward_rejected):
-    return torch.sigmoid(torch.as_tensor(reward_chosen) - torch.as_tensor(reward_rejected))
-
-def pairwise_accuracy(reward_chosen, reward_rejected):
-    c, r = torch.as_tensor(reward_chosen), torch.as_tensor(reward_rejected)
-    if c.shape != r.shape:
-        raise ValueError('shapes')
-    return (c >= r).float().mean().item()
-"""
-    },
+    "ties_count_as_correct": {"preference_metrics": _metrics("(c >= r).float().mean().item()")},
     # test_accuracy_is_a_float: returns a tensor
-    "accuracy_tensor": {
-        "preference_metrics": """
-def preference_probability(reward_chosen, reward_rejected):
-    return torch.sigmoid(torch.as_tensor(reward_chosen) - torch.as_tensor(reward_rejected))
-
-def pairwise_accuracy(reward_chosen, reward_rejected):
-    c, r = torch.as_tensor(reward_chosen), torch.as_tensor(reward_rejected)
-    if c.shape != r.shape:
-        raise ValueError('shapes')
-    return (c > r).float().mean()
-"""
-    },
+    "accuracy_tensor": {"preference_metrics": _metrics("(c > r).float().mean()")},
     # test_loss_vs_gap_extreme: log(1 + exp(-g)) overflows
     "gap_overflow": {
         "loss_vs_gap": "def loss_vs_gap(gaps):\n    return torch.log(1 + torch.exp(-torch.as_tensor(gaps)))\n"
