@@ -1,4 +1,5 @@
-"""One optimizer step, shared by every training loop of the course (book chapters 4 and 10).
+"""What every training loop of the course shares: one optimizer step and the check of its
+config's hyper-parameters (book chapters 4 and 10).
 
 Example:
     >>> import torch
@@ -23,3 +24,17 @@ def apply_gradients(loss: torch.Tensor, parameters, optimizer, scheduler=None, m
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
+
+
+def require_positive(config, names) -> None:
+    """Raise ``ValueError`` naming the first of ``config``'s fields ``names`` that is not > 0.
+
+    >>> from types import SimpleNamespace
+    >>> require_positive(SimpleNamespace(batch_size=0), ["batch_size"])
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size must be > 0, got 0
+    """
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(config, name)}")

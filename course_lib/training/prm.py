@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from course_lib.credit_assignment.process_reward import extract_answer
 from course_lib.data.step_labels import StepLabels
 from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss
-from course_lib.training.optim import apply_gradients
+from course_lib.training.optim import apply_gradients, require_positive
 
 SUPERVISION = ("process", "outcome")
 
@@ -85,9 +85,7 @@ class PRMTrainingConfig:
     def __post_init__(self):
         if self.supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}, got {self.supervision!r}")
-        for name in ("learning_rate", "batch_size", "max_steps", "max_length"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        require_positive(self, ("learning_rate", "batch_size", "max_steps", "max_length"))
 
 
 @dataclass

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.reward_model import RewardModel
-from course_lib.training.optim import apply_gradients
+from course_lib.training.optim import apply_gradients, require_positive
 
 __all__ = [
     "RewardModel",
@@ -118,9 +118,7 @@ class RewardTrainingConfig:
     progress: bool = True
 
     def __post_init__(self):
-        for name in ("learning_rate", "batch_size", "max_steps", "max_length", "eval_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        require_positive(self, ("learning_rate", "batch_size", "max_steps", "max_length", "eval_every"))
         if self.center_rewards_coefficient is not None and self.center_rewards_coefficient < 0:
             raise ValueError(f"center_rewards_coefficient must be >= 0, got {self.center_rewards_coefficient}")
         if self.stop_at_accuracy is not None and not 0.0 < self.stop_at_accuracy <= 1.0:

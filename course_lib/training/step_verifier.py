@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from course_lib.data.arithmetic import ArithmeticProblem, Solution
 from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
 from course_lib.models.step_verifier import N_FEATURES, StepVerifier, solution_features
+from course_lib.training.optim import require_positive
 
 SUPERVISION = ("process", "outcome")
 
@@ -133,9 +134,7 @@ class VerifierTrainingConfig:
     def __post_init__(self):
         if self.supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}, got {self.supervision!r}")
-        for name in ("learning_rate", "batch_size", "max_steps", "eval_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        require_positive(self, ("learning_rate", "batch_size", "max_steps", "eval_every"))
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
