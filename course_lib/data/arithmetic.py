@@ -181,6 +181,22 @@ def _apply(op: str, a: int, b: int) -> int:
     raise ValueError(f"op must be one of + - * /, got {op!r}")
 
 
+def miscopy(n: int, avoid: tuple[int, ...], rng: random.Random) -> int:
+    """A plausible miscopy of ``n`` (digits swapped or off by a little) that the problem does not contain.
+
+    The ``copied_wrong_number`` error: the generator and the simulated policy (chapter 11) both use it.
+
+    >>> miscopy(45, avoid=(45, 18), rng=random.Random(0)) in {54, 42, 43, 44, 46, 47, 48, 55}
+    True
+    """
+    candidates = [int(str(n)[::-1])] if n >= 10 and str(n)[::-1] != str(n) and str(n)[-1] != "0" else []
+    candidates += [n + d for d in (-3, -2, -1, 1, 2, 3, 10) if n + d > 1]
+    candidates = [c for c in candidates if c not in avoid]
+    if not candidates:
+        raise ValueError(f"every miscopy of {n} is in avoid={avoid}; avoid fewer numbers")
+    return rng.choice(candidates)
+
+
 @dataclass
 class GeneratorConfig:
     """Size and difficulty of generated problems."""
@@ -271,7 +287,7 @@ class ProblemGenerator:
                 op = next((w for w in _WRONG_OPS[o.op] if _apply(w, value, operand) >= 0), _WRONG_OPS[o.op][0])
                 result = _apply(op, value, operand)
             elif i == error_at and kind == "copied_wrong_number":
-                operand = self._corrupt(operand, avoid=problem.numbers)
+                operand = miscopy(operand, problem.numbers, self.rng)
                 result = _apply(op, value, operand)
             elif i == error_at and kind in ("arithmetic_slip", "lucky"):
                 result = result + self.rng.choice([-10, -2, -1, 1, 2, 10])
@@ -293,12 +309,6 @@ class ProblemGenerator:
             error_kind=kind,
             steps=tuple(steps),
         )
-
-    def _corrupt(self, n: int, avoid: tuple[int, ...]) -> int:
-        candidates = [int(str(n)[::-1])] if n >= 10 and str(n)[::-1] != str(n) and str(n)[-1] != "0" else []
-        candidates += [n + d for d in (-3, -2, -1, 1, 2, 3, 10) if n + d > 1]
-        candidates = [c for c in candidates if c not in avoid]
-        return self.rng.choice(candidates)
 
     def sample_solutions(self, problem: ArithmeticProblem, n: int, p_correct: float) -> list[Solution]:
         """``n`` independent candidates, each correct with probability ``p_correct`` (best-of-N, chapter 11)."""

@@ -36,7 +36,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from course_lib.data.arithmetic import _WRONG_OPS, SCENARIOS, ArithmeticProblem, Solution, _apply, _fmt
+from course_lib.data.arithmetic import _WRONG_OPS, SCENARIOS, ArithmeticProblem, Solution, _apply, _fmt, miscopy
 from course_lib.data.step_parser import parse_step
 
 SLIPS = (-10, -2, -1, 1, 2, 10)  # how far a slipped result lands from the right one (as in ProblemGenerator)
@@ -74,13 +74,6 @@ class ProblemProfile:
     misconception_strength: float = 0.0
 
 
-def _corrupt(n: int, avoid: tuple[int, ...], rng: random.Random) -> int:
-    """A plausible miscopy of ``n`` (digits swapped or off by a little) that the problem does not contain."""
-    candidates = [int(str(n)[::-1])] if n >= 10 and str(n)[::-1] != str(n) and str(n)[-1] != "0" else []
-    candidates += [n + d for d in (-3, -2, -1, 1, 2, 3, 10) if n + d > 1]
-    return rng.choice([c for c in candidates if c not in avoid])
-
-
 class SimulatedPolicy:
     """Seeded sampler of candidate solutions; :meth:`profile` is a fixed function of (seed, problem)."""
 
@@ -100,7 +93,7 @@ class SimulatedPolicy:
         op = problem.operations[step - 1]
         kind = rng.choice(("wrong_operation", "copied_wrong_number"))
         value = (
-            rng.choice(_WRONG_OPS[op.op]) if kind == "wrong_operation" else _corrupt(op.operand, problem.numbers, rng)
+            rng.choice(_WRONG_OPS[op.op]) if kind == "wrong_operation" else miscopy(op.operand, problem.numbers, rng)
         )
         return ProblemProfile(slip, step, kind, value, rng.uniform(*cfg.misconception_strength))
 
@@ -167,7 +160,7 @@ class SimulatedPolicy:
             if error == "wrong_operation":
                 op = profile.misconception_value if systematic else rng.choice(_WRONG_OPS[op])
             elif error == "copied_wrong_number":
-                operand = profile.misconception_value if systematic else _corrupt(operand, problem.numbers, rng)
+                operand = profile.misconception_value if systematic else miscopy(operand, problem.numbers, rng)
             result = _apply(op, value, operand)
             if rng.random() < profile.slip_rate:
                 result, error = result + rng.choice(SLIPS), error or "arithmetic_slip"

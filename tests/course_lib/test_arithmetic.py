@@ -1,5 +1,7 @@
 """course_lib.data.arithmetic: seeded problems, correct solutions and wrong ones with a known first error."""
 
+import random
+
 import pytest
 
 from course_lib.credit_assignment.process_reward import (
@@ -8,7 +10,7 @@ from course_lib.credit_assignment.process_reward import (
     extract_answer,
     first_error_step,
 )
-from course_lib.data.arithmetic import ERROR_KINDS, GeneratorConfig, ProblemGenerator
+from course_lib.data.arithmetic import ERROR_KINDS, GeneratorConfig, ProblemGenerator, miscopy
 
 
 def _problems(seed: int, n: int):
@@ -105,3 +107,15 @@ def test_bad_input(call, error):
     gen, problems = _problems(0, 1)
     with pytest.raises(ValueError, match=error):
         call(gen, problems[0])
+
+
+def test_miscopy_is_near_the_number_and_never_an_avoided_one():
+    rng = random.Random(0)
+    copies = {miscopy(45, avoid=(45, 18, 47), rng=rng) for _ in range(200)}
+    assert copies == {54, 42, 43, 44, 46, 48, 55}  # digits swapped, or off by 1-3 or 10
+    assert miscopy(45, (45,), random.Random(7)) == miscopy(45, (45,), random.Random(7))
+
+
+def test_miscopy_says_when_every_candidate_is_avoided():
+    with pytest.raises(ValueError, match=r"every miscopy of 2 is in avoid=\(3, 4, 5, 12\)"):
+        miscopy(2, avoid=(3, 4, 5, 12), rng=random.Random(0))
