@@ -199,7 +199,7 @@ Chapter 10 explains why the tiny model learns little about arithmetic in this ti
         "train",
         """
 from course_lib.data.step_labels import make_step_labels
-from course_lib.training.prm import encode_step_example
+from course_lib.training.prm import collate_step_examples, encode_step_example
 
 torch.manual_seed(0)
 prm = NeuralPRM(backbone)
@@ -207,12 +207,8 @@ rows = [encode_step_example(tokenizer, ex) for ex in make_step_labels(256, seed=
 optimizer = torch.optim.AdamW(prm.parameters(), lr=3e-3)
 losses = []
 for step in range(40):
-    batch = rows[(step * 16) % len(rows) :][:16]
-    T = max(len(ids) for ids, _ in batch)
-    ids = torch.tensor([i + [tokenizer.pad_token_id] * (T - len(i)) for i, _ in batch])
-    labels = torch.tensor([lab + [-100] * (T - len(lab)) for _, lab in batch])
-    mask = torch.tensor([[1] * len(i) + [0] * (T - len(i)) for i, _ in batch])
-    loss = prm_loss(prm(ids, mask), labels)
+    batch = collate_step_examples(rows[(step * 16) % len(rows) :][:16], tokenizer.pad_token_id)  # right-padded
+    loss = prm_loss(prm(batch["input_ids"], batch["attention_mask"]), batch["labels"])
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

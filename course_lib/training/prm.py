@@ -58,7 +58,17 @@ def encode_step_example(
     return ids[-max_length:], labels[-max_length:]
 
 
-def _collate(rows: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate_step_examples(rows: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad ``(input_ids, labels)`` rows from :func:`encode_step_example` into one batch.
+
+    Padding gets ``pad_id``, label -100 and attention mask 0, so it never reaches the loss.
+
+    >>> b = collate_step_examples([([5, 6, 7], [-100, -100, 1]), ([8], [0])], pad_id=0)
+    >>> b["input_ids"].tolist(), b["labels"].tolist(), b["attention_mask"].tolist()
+    ([[5, 6, 7], [8, 0, 0]], [[-100, -100, 1], [0, -100, -100]], [[1, 1, 1], [1, 0, 0]])
+    """
+    if not rows:
+        raise ValueError("rows is empty: collate at least one (input_ids, labels) row")
     T = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), T), pad_id, dtype=torch.long)  # [B, T]
     labels = torch.full((len(rows), T), IGNORE_INDEX, dtype=torch.long)  # [B, T]
@@ -114,7 +124,7 @@ def train_prm(
     for step in bar:
         if len(order) < config.batch_size:
             order += rng.sample(range(len(rows)), len(rows))
-        batch = _collate([rows[i] for i in order[: config.batch_size]], pad_id)
+        batch = collate_step_examples([rows[i] for i in order[: config.batch_size]], pad_id)
         order = order[config.batch_size :]
         loss = prm_loss(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
         apply_gradients(loss, model.parameters(), optimizer, scheduler)
@@ -139,7 +149,7 @@ def predict_steps(
     out: list[list[float]] = []
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
-        batch = _collate([encode_step_example(tokenizer, ex) for ex in chunk], pad_id)
+        batch = collate_step_examples([encode_step_example(tokenizer, ex) for ex in chunk], pad_id)
         probs = torch.sigmoid(model(batch["input_ids"], batch["attention_mask"]))  # [B, T]
         at_step_end = batch["labels"] != IGNORE_INDEX  # [B, T]
         out += [probs[b][at_step_end[b]].tolist() for b in range(len(chunk))]

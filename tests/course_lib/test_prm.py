@@ -12,6 +12,7 @@ from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, step_token_id
 from course_lib.training.prm import (
     PRMHistory,
     PRMTrainingConfig,
+    collate_step_examples,
     encode_step_example,
     predict_steps,
     train_prm,
@@ -51,6 +52,24 @@ def test_outcome_supervision_labels_only_the_last_step_with_the_final_answer(tok
 def test_encode_truncates_on_the_left(tokenizer):
     ids, labels = encode_step_example(tokenizer, EXAMPLE, max_length=8)
     assert len(ids) == len(labels) == 8 and labels[-1] == 0
+
+
+def test_collate_right_pads_with_ignored_labels_and_zero_mask(tokenizer):
+    rows = [encode_step_example(tokenizer, EXAMPLE), encode_step_example(tokenizer, EXAMPLE, max_length=5)]
+    batch = collate_step_examples(rows, pad_id=tokenizer.pad_token_id)
+    T = len(rows[0][0])
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    assert all(tuple(v.shape) == (2, T) for v in batch.values())
+    assert batch["input_ids"][0].tolist() == rows[0][0] and batch["labels"][0].tolist() == rows[0][1]
+    assert batch["input_ids"][1, :5].tolist() == rows[1][0] and batch["labels"][1, :5].tolist() == rows[1][1]
+    assert (batch["input_ids"][1, 5:] == tokenizer.pad_token_id).all()
+    assert (batch["labels"][1, 5:] == IGNORE_INDEX).all()
+    assert batch["attention_mask"].sum(dim=1).tolist() == [T, 5]
+
+
+def test_collate_rejects_no_rows():
+    with pytest.raises(ValueError, match="rows is empty"):
+        collate_step_examples([], pad_id=0)
 
 
 def test_encode_bad_supervision(tokenizer):
