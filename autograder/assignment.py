@@ -81,7 +81,7 @@ def preload_modules(grader: Path) -> list[str]:
 
 def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assignment:
     """Find and import the grader of ``name``; collect its probes, drivers and settings."""
-    from autograder.grading import Driver, module_probes  # imports torch: only once a grader is loaded
+    from autograder.probes import Driver, module_probes  # imports torch: only once a grader is loaded
 
     course_dir, source, grader = assignment_paths(name, course_dir)
     module = _import_grader(grader)

@@ -31,7 +31,7 @@ from autograder.assignment import (
     sandbox_binds,
     student_course_lib,
 )
-from autograder.grading import STATUSES, Outcome, StudentFailure
+from autograder.probes import STATUSES, Outcome, StudentFailure
 from autograder.notebook import SubmissionError, program_cells, read_notebook, source_roles
 from autograder.pytest_plugin import OUTCOMES
 from autograder.results import SubmissionResult, TestResult
@@ -256,6 +256,7 @@ class Grader:
             str(self.assignment.grader_path),
             "-o",
             "addopts=",
+            "--assert=plain",  # no rewritten explanations: they print expected values and hidden inputs
             "-p",
             "no:terminal",
             "-p",
@@ -454,9 +455,15 @@ class _Recorder:
 
 
 def _message(excinfo) -> str:
+    """What a student sees for a failed test: the grader's own message, never pytest's explanation.
+
+    The judge runs pytest with ``--assert=plain``, so an ``AssertionError`` carries only the message
+    the grader wrote (no rewritten ``assert close(got, tensor([...]))`` with expected values); any
+    other exception in a test is named by its type alone.
+    """
     if excinfo is None:
         return "failed"
-    if isinstance(excinfo.value, StudentFailure):
-        return str(excinfo.value)[:2000]
-    text = excinfo.exconly()
-    return text[:2000]
+    err = excinfo.value
+    if isinstance(err, AssertionError):  # StudentFailure included
+        return (str(err) or "the result is not correct")[:2000]
+    return f"the grader could not check this result ({type(err).__name__})"

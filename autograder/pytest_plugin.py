@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import Outcome, Probe, module_probes
+from autograder.probes import Outcome, Probe, module_probes
 
 OUTCOMES = pytest.StashKey[dict]()
 
 
 class Results:
-    """Outcomes by probe: ``student[probe]`` is the :class:`~autograder.grading.Outcome` of that probe."""
+    """Outcomes by probe: ``student[probe]`` is the :class:`~autograder.probes.Outcome` of that probe."""
 
     def __init__(self, outcomes: dict[str, Outcome]):
         self._outcomes = outcomes

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from autograder.grading import call, points, to_tensor
+from autograder.probes import call, points, to_tensor
 from course_lib.training.reward_model import bradley_terry_loss as ref_loss
 from course_lib.training.reward_model import pairwise_accuracy as ref_accuracy
 from course_lib.training.reward_model import preference_probability as ref_probability

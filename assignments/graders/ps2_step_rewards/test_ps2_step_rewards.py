@@ -5,7 +5,7 @@ Points: split_steps 2, assign_step_rewards 4, decay_sweep 2.
 
 import math
 
-from autograder.grading import call, points
+from autograder.probes import call, points
 from course_lib.credit_assignment.process_reward import assign_step_rewards as ref_assign
 from course_lib.credit_assignment.process_reward import split_steps as ref_split
 

@@ -7,7 +7,7 @@ on the contract (a float in [0, 1], >= 0.5 for a right step, < 0.5 for a wrong o
 
 import math
 
-from autograder.grading import call, points
+from autograder.probes import call, points
 from course_lib.credit_assignment.process_reward import aggregate_steps as ref_aggregate
 from course_lib.credit_assignment.process_reward import check_arithmetic as ref_check
 from course_lib.credit_assignment.process_reward import first_error_step as ref_first_error

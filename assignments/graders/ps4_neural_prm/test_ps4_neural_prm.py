@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import torch
 
-from autograder.grading import call, driver, points, to_tensor
+from autograder.probes import call, driver, points, to_tensor
 from autograder.worker import need  # drivers run in the sandbox with need() in scope
 from course_lib.models.backbone import build_tiny_backbone
 from course_lib.models.neural_prm import NeuralPRM as RefPRM

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from autograder.grading import call, points
+from autograder.probes import call, points
 from course_lib.evaluation.calibration import brier_score as ref_brier
 from course_lib.evaluation.calibration import expected_calibration_error as ref_ece
 from course_lib.evaluation.calibration import fit_temperature as ref_temperature

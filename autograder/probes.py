@@ -4,7 +4,7 @@ A grader is an ordinary pytest module. At module level it declares *probes*: cal
 student's notebook, with the grader's inputs. The autograder runs every probe in the sandbox and
 gives the tests only what came back, as plain data, through the ``student`` fixture::
 
-    from autograder.grading import call, points
+    from autograder.probes import call, points
 
     typical = call("bradley_terry_loss", torch.tensor([2.0]), torch.tensor([0.5]))
 
@@ -141,10 +141,10 @@ class Outcome:
     seconds: float = 0.0
 
     def _fail(self, what: str) -> StudentFailure:
-        if self.status == "raised":
-            return StudentFailure(f"{self.probe} raised {self.exception}: {self.message}")
+        if self.status == "raised":  # the student's message can echo hidden inputs: only its type is shown
+            return StudentFailure(f"{self.probe} raised {self.exception}")
         if self.status == "missing":
-            return StudentFailure(f"the notebook does not define {self.message or 'the function under test'}")
+            return StudentFailure(f"the notebook does not define {self.message[:100] or 'the function under test'}")
         if self.status == "timeout":
             return StudentFailure(f"{self.probe} ran longer than its time limit")
         if self.status in ("crashed", "not_run"):
