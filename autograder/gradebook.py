@@ -24,6 +24,18 @@ def default_db_url(course_dir: Path) -> str:
     return f"sqlite:///{(course_dir / 'gradebook.db').resolve()}"
 
 
+def register_students(course_dir: Path, names: dict[str, tuple[str, str]], db_url: str | None = None) -> None:
+    """Give students first and last names (formgrader lists them; without names it shows "None, None").
+
+    Creates the students (and the gradebook) if needed; grading later keeps the names.
+    """
+    db_url = db_url or default_db_url(course_dir)
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)
+        for student, (first, last) in sorted(names.items()):
+            gb.update_or_create_student(student, first_name=first, last_name=last)
+
+
 def sync_gradebook(
     course_dir: Path,
     assignment: str,

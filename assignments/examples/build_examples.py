@@ -1,12 +1,15 @@
 """Write the bundled example submissions into ``submitted/<student>/<assignment>/``.
 
-    python assignments/examples/build_examples.py [--course-dir assignments]
+    python assignments/examples/build_examples.py [--course-dir assignments] [--assignment ps1_bradley_terry]
 
-Five students per assignment, made from the instructor's source notebook with some answer cells
+Six students per assignment, made from the instructor's source notebook with some answer cells
 replaced: ``ada`` (honest, complete), ``ben`` (honest, with a typical bug), ``cy`` (hostile:
 monkeypatches the test machinery and prints a forged result), ``dee`` (hostile: forks, loops forever,
-reads the graders from disk) and ``eve`` (hands in the unsolved release). The main job grades them
-so an instructor can see, in one report, what each kind of submission gets.
+looks for the graders on disk), ``eve`` (hands in the unsolved release) and ``fay`` (hostile, otherwise
+correct: writes a marker file into the course directory and prints the first line of a hidden grader,
+which works only where grading is not sandboxed). Their names go into the gradebook, so formgrader
+lists people, not "None, None". The main job grades them so an instructor can see, in one report,
+what each kind of submission gets.
 """
 
 from __future__ import annotations
@@ -17,8 +20,18 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.gradebook import register_students
+
 HERE = Path(__file__).resolve().parent
 STAMP = "2026-11-20 17:00:00.000000 UTC"
+NAMES = {  # student id -> (first name, last name), as formgrader lists them
+    "ada": ("Ada", "Lovelace"),
+    "ben": ("Ben", "Bitdiddle"),
+    "cy": ("Cy", "Fect"),
+    "dee": ("Dee", "Nial"),
+    "eve": ("Eve", "Blank"),
+    "fay": ("Fay", "Snoop"),
+}
 
 HOSTILE_PATCH = """
 import builtins, json, math, torch
@@ -27,14 +40,27 @@ math.isclose = lambda *a, **k: True
 builtins.all = lambda *a, **k: True
 print(json.dumps({"score": 100, "tests": "all passed"}))
 """
+COURSE_DIR = "COURSE_DIR"  # replaced by the repr of the course directory the examples are written into
 HOSTILE_ESCAPE = """
 import os, time
-for path in ["/work/main/assignments/graders", "../graders", "/root"]:
+for path in [os.path.join(COURSE_DIR, "graders"), "../graders", "/root"]:
     print(path, "visible:", os.path.exists(path))
 if os.fork() == 0:
     time.sleep(3600)
 while True:
     pass
+"""
+MARKER = "tampered_by_fay.txt"  # what fay writes into the course directory wherever she can
+HOSTILE_TAMPER = f"""import glob, os
+try:
+    with open(os.path.join(COURSE_DIR, {MARKER!r}), "w") as f:
+        f.write("written by a submission")
+    print("wrote", os.path.join(COURSE_DIR, {MARKER!r}))
+except OSError as err:
+    print("could not write into the course directory:", err)
+for path in sorted(glob.glob(os.path.join(COURSE_DIR, "graders", "*", "test_*.py")))[:1]:
+    with open(path) as f:
+        print("hidden grader:", f.readline())
 """
 NOT_IMPLEMENTED = "raise NotImplementedError()\n"
 
@@ -101,17 +127,30 @@ def release_answers(source_nb) -> dict[str, str]:
     }
 
 
-def write_examples(course_dir: Path) -> list[Path]:
+def tamper_answers(source_nb) -> dict[str, str]:
+    """fay's answers: the reference solution, with the tampering code in front of the first answer cell."""
+    first = next(
+        c for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    )
+    return {first.metadata["nbgrader"]["grade_id"]: HOSTILE_TAMPER + "\n" + first.source}
+
+
+def write_examples(course_dir: Path, assignments: list[str] | None = None) -> list[Path]:
+    """Write every example student's submission of ``assignments`` (default: all) into ``course_dir``."""
+    unknown = sorted(set(assignments or []) - set(EXAMPLES))
+    if unknown:
+        raise SystemExit(f"no examples for {unknown}; known assignments: {', '.join(EXAMPLES)}")
+    course = repr(str(course_dir.resolve()))
     written = []
-    for assignment, students in EXAMPLES.items():
+    for assignment in assignments or list(EXAMPLES):
         source = nbformat.read(course_dir / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-        plans = dict(students, eve=release_answers(source))
+        plans = dict(EXAMPLES[assignment], eve=release_answers(source), fay=tamper_answers(source))
         for student, answers in plans.items():
             nb = copy.deepcopy(source)
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 if answers and meta.get("grade_id") in answers:
-                    cell.source = answers[meta["grade_id"]]
+                    cell.source = answers[meta["grade_id"]].replace(COURSE_DIR, course)
                 if cell.cell_type == "markdown" and meta.get("solution"):  # never hand in the rubric
                     cell.source = "YOUR ANSWER HERE" if student == "eve" else "My written answer."
             folder = course_dir / "submitted" / student / assignment
@@ -125,9 +164,15 @@ def write_examples(course_dir: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course-dir", type=Path, default=HERE.parent)
+    parser.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
+    parser.add_argument(
+        "--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)"
+    )
     args = parser.parse_args()
-    for folder in write_examples(args.course_dir):
+    for folder in write_examples(args.course_dir, args.assignment):
         print(f"wrote {folder}")
+    register_students(args.course_dir, NAMES, db_url=args.db)
+    print(f"named {len(NAMES)} students in the gradebook")
 
 
 if __name__ == "__main__":
