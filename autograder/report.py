@@ -3,7 +3,9 @@
 The report (one HTML file, images inlined so it opens anywhere) shows the isolation in force, the
 score histogram, each test's pass rate, the submissions that failed or could not be graded and the
 slowest ones. Student feedback shows test names and messages, never hidden test code or inputs,
-and never the captured output (that is for the instructor).
+and never the captured output (that is for the instructor). Every string that reaches a page is
+escaped unless this module wrote it (:class:`Html`), and each page carries a Content-Security-Policy
+that allows no script at all.
 """
 
 from __future__ import annotations
@@ -25,10 +27,23 @@ th { background: #f3f3f3; } .bad { color: #a00; } .ok { color: #070; } pre { whi
 """
 
 
+# No script, frame, form or remote load, whatever a page contains: escaping is the first defence, this the second.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+class Html(str):
+    """Markup this module wrote itself; every other string put into a page is escaped."""
+
+
+def _esc(value) -> str:
+    return value if isinstance(value, Html) else html.escape(str(value))
+
+
 def _page(title: str, body: str) -> str:
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{_esc(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{_esc(title)}</h1>{body}</body></html>"
     )
 
 
@@ -49,9 +64,10 @@ def _histogram_png(scores: list[float], max_score: float) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+def _table(header: list[str], rows: list[list]) -> str:
+    """A table; cells are escaped unless they are :class:`Html`."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -60,7 +76,7 @@ def instructor_report(assignment: str, results: dict[str, SubmissionResult], iso
     max_score = max((r.max_score for _, r in rs), default=0.0)
     scores = [r.score for _, r in rs]
     parts = [
-        f"<p><b>{len(rs)}</b> submissions; isolation in force: <b>{html.escape(isolation)}</b>"
+        f"<p><b>{len(rs)}</b> submissions; isolation in force: <b>{_esc(isolation)}</b>"
         + (
             f"; mean score {statistics.mean(scores):.2f} / {max_score:g}, median {statistics.median(scores):g}"
             if rs
@@ -79,15 +95,15 @@ def instructor_report(assignment: str, results: dict[str, SubmissionResult], iso
         passed = sum(1 for t in outcomes if t and t.status == "passed")
         cell = next((t.cell for t in outcomes if t), "")
         pts = next((t.max_score for t in outcomes if t), 0.0)
-        rows.append([html.escape(name), html.escape(cell), f"{pts:g}", f"{passed}/{len(rs)} ({passed / len(rs):.0%})"])
+        rows.append([name, cell, f"{pts:g}", f"{passed}/{len(rs)} ({passed / len(rs):.0%})"])
     parts.append("<h2>Tests</h2>" + _table(["test", "cell", "points", "passed"], rows))
     failing = [(s, r) for s, r in rs if r.error or r.score < r.max_score]
     rows = [
         [
-            html.escape(s),
+            s,
             f"{r.score:g}/{r.max_score:g}",
-            html.escape(r.error or ", ".join(t.name for t in r.tests if t.status != "passed")[:400]),
-            html.escape("; ".join(r.notes)[:600]),
+            (r.error or ", ".join(t.name for t in r.tests if t.status != "passed"))[:400],
+            "; ".join(r.notes)[:600],
         ]
         for s, r in failing
     ]
@@ -95,21 +111,21 @@ def instructor_report(assignment: str, results: dict[str, SubmissionResult], iso
         f"<h2>Failing or ungraded ({len(failing)})</h2>" + _table(["student", "score", "problem", "notes"], rows)
     )
     slow = sorted(rs, key=lambda x: -x[1].seconds)[:10]
-    rows = [[html.escape(s), f"{r.seconds:.2f} s", f"{r.score:g}/{r.max_score:g}"] for s, r in slow]
+    rows = [[s, f"{r.seconds:.2f} s", f"{r.score:g}/{r.max_score:g}"] for s, r in slow]
     parts.append("<h2>Slowest</h2>" + _table(["student", "grading time", "score"], rows))
     details = []
     for s, r in rs:
         errors = [c for c in r.cells if c.get("status") == "error"]
         if errors or r.student_output.strip():
             cell_text = "".join(
-                f"<p>cell {html.escape(c['label'])}:</p><pre>{html.escape(c['error'])}</pre>" for c in errors
+                f"<p>cell {_esc(c.get('label', ''))}:</p><pre>{_esc(c.get('error', ''))}</pre>" for c in errors
             )
             out = (
-                f"<p>output (capped):</p><pre>{html.escape(r.student_output[:4000])}</pre>"
+                f"<p>output (capped):</p><pre>{_esc(r.student_output[:4000])}</pre>"
                 if r.student_output.strip()
                 else ""
             )
-            details.append(f"<details><summary>{html.escape(s)}</summary>{cell_text}{out}</details>")
+            details.append(f"<details><summary>{_esc(s)}</summary>{cell_text}{out}</details>")
     if details:
         parts.append("<h2>Cell errors and captured output</h2>" + "".join(details))
     return _page(f"Autograder report: {assignment}", "".join(parts))
@@ -118,16 +134,16 @@ def instructor_report(assignment: str, results: dict[str, SubmissionResult], iso
 def student_feedback(assignment: str, student: str, r: SubmissionResult) -> str:
     rows = [
         [
-            html.escape(t.name),
+            t.name,
             f"{t.score:g}/{t.max_score:g}",
-            '<span class="ok">passed</span>' if t.status == "passed" else '<span class="bad">failed</span>',
-            html.escape(t.output),
+            Html('<span class="ok">passed</span>' if t.status == "passed" else '<span class="bad">failed</span>'),
+            t.output,
         ]
         for t in r.tests
     ]
     head = f"<p>Autograded score: <b>{r.score:g} / {r.max_score:g}</b> (written answers are graded by hand).</p>"
     if r.error:
-        head += f'<p class="bad">Your notebook could not be graded: {html.escape(r.error)}</p>'
+        head += f'<p class="bad">Your notebook could not be graded: {_esc(r.error)}</p>'
     return _page(f"{assignment}: feedback for {student}", head + _table(["test", "points", "result", "message"], rows))
 
 
