@@ -2,6 +2,8 @@
 
 import os
 
+from autograder.nbgrader_plugin import use_sandbox
+
 c = get_config()  # noqa: F821 - provided by nbgrader
 c.CourseDirectory.course_id = "reward-modeling"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -10,3 +12,6 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.enforce_metadata = True
 c.Execute.timeout = 60
+# `nbgrader autograde` and formgrader's Autograde button grade in the sandbox, exactly as
+# `python -m autograder batch`; `nbgrader validate` refuses to run notebooks (autograder/nbgrader_plugin.py).
+use_sandbox(c)
