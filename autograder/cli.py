@@ -19,9 +19,10 @@ from tqdm.auto import tqdm
 
 from autograder.assignment import SetupError
 from autograder.results import SubmissionResult
-from autograder.sandbox import LEVELS
+from autograder.sandbox import Isolation
 
 EXIT_SETUP = 2
+ISOLATION_CHOICES = [str(lvl) for lvl in Isolation if lvl != Isolation.NONE]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", type=Path, help="write results here (Gradescope-compatible per submission)")
     grade.add_argument("--course-dir", type=Path, default=Path("assignments"))
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    grade.add_argument("--isolation", choices=LEVELS[:-1], help="default: the strongest this machine allows")
+    grade.add_argument("--isolation", choices=ISOLATION_CHOICES, help="default: the strongest this machine allows")
     batch = sub.add_parser("batch", help="grade submitted/<student>/<assignment>/ into the nbgrader gradebook")
     batch.add_argument("assignment")
     batch.add_argument("--course-dir", type=Path, default=Path("assignments"))
@@ -43,8 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--db", default=None, help="SQLAlchemy URL of the gradebook (default: sqlite in the course dir)"
     )
-    batch.add_argument("--isolation", choices=LEVELS[:-1], help="default: the strongest this machine allows")
+    batch.add_argument("--isolation", choices=ISOLATION_CHOICES, help="default: the strongest this machine allows")
     batch.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    batch.add_argument(
+        "--max-crashes",
+        type=int,
+        default=1,
+        help="give a submission zero once the batch has died this many times with it alone in flight (default 1)",
+    )
     return parser
 
 
@@ -63,18 +70,18 @@ def _grade(args) -> int:
             results.append(result)
             bar.update()
         bar.close()
-        isolation = grader.isolation
+        isolation, layers = str(grader.isolation), grader.layers
     results.sort(key=lambda r: order[r.path])
     for r in results:
         print(f"{r.path}: {r.summary()}")
-    print(f"isolation: {isolation}")
+    print("isolation in force:\n  " + "\n  ".join(layers))
     if args.json:
         from autograder.files import atomic_write
 
         atomic_write(
             args.json,
             json.dumps(
-                {"assignment": args.assignment, "isolation": isolation, "submissions": [r.to_dict() for r in results]},
+                {"assignment": args.assignment, "isolation": isolation, "layers": layers, "submissions": [r.to_dict() for r in results]},
                 indent=1,
             ),
         )
@@ -85,14 +92,14 @@ def _grade(args) -> int:
 def open_grader(args):
     """A Grader whose zygote starts before this process imports torch, so the two imports overlap."""
     from autograder.assignment import assignment_paths, preload_modules
-    from autograder.runner import Zygote
+    from autograder.channel import Zygote
 
     _, _, grader_path = assignment_paths(args.assignment, args.course_dir)
     zygote = Zygote(preload_modules(grader_path))
     try:
-        from autograder.judge import Grader
+        from autograder.service import Autograder
 
-        return Grader(
+        return Autograder(
             args.assignment, args.course_dir, jobs=args.jobs, zygote=zygote, isolation=getattr(args, "isolation", None)
         )
     except BaseException:
@@ -104,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.jobs < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_SETUP
+    if getattr(args, "max_crashes", 1) < 1:
+        print(f"error: --max-crashes must be >= 1, got {args.max_crashes}", file=sys.stderr)
         return EXIT_SETUP
     try:
         if args.command == "grade":

@@ -55,7 +55,9 @@ def student(request) -> Results:
 
 
 def _run_directly(request) -> dict[str, Outcome]:
-    from autograder.judge import Grader
+    """Run the sandbox here (no judge: the tests of this very session judge the outcomes)."""
+    from autograder.assignment import load_assignment
+    from autograder.runner import SandboxRunner, start_zygote
 
     submission = request.config.getoption("--submission")
     if not submission:
@@ -64,8 +66,12 @@ def _run_directly(request) -> dict[str, Outcome]:
     name, course_dir = grader_file.parent.name, grader_file.parents[2]
     if submission == "reference":
         submission = course_dir / "source" / name / f"{name}.ipynb"
-    with Grader(name, course_dir, jobs=1) as grader:
-        run = grader.run_sandbox(submission)
+    zygote = start_zygote(name, course_dir)
+    try:
+        with SandboxRunner(load_assignment(name, course_dir), zygote) as runner:
+            run = runner.run(submission)
+    finally:
+        zygote.close()
     if run.error:
         pytest.fail(f"not graded: {run.error}", pytrace=False)
     return run.outcomes

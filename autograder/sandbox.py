@@ -1,15 +1,21 @@
-"""Linux isolation for student code: namespaces, a private root, rlimits and an unprivileged user.
+"""Linux isolation for student code: namespaces, a private root, limits, a system-call filter and an
+unprivileged user.
 
-A submission runs in a process tree built by :func:`enter_pid_namespace` (in the supervisor) and
-:func:`enter_sandbox` (in the child that becomes pid 1 of a fresh pid namespace):
+A submission runs in a process tree built by :mod:`autograder.zygote`: a supervisor enters a new pid
+namespace (:func:`enter_pid_namespace`) and forks a trusted init, pid 1, which only reaps; init forks
+the worker, pid 2, which calls :func:`enter_sandbox` and then runs the student's code:
 
 * new mount, network, IPC, UTS and pid namespaces: no network, no view of host processes, and when
-  pid 1 exits the kernel kills every process the student started, daemons included;
+  init exits the kernel kills every process the student started, daemons included;
 * a new root built on tmpfs holding only read-only binds of the system and Python directories,
   the student copy of ``course_lib`` and a private ``/tmp``; the course directory, graders,
   solutions, gradebook and other submissions are simply not in it;
-* rlimits on address space, CPU time, processes, file size and open files, then a dedicated
-  unprivileged uid (or, without root, a user namespace with every capability dropped).
+* System V IPC limits inside the new IPC namespace, rlimits on address space, CPU time, processes,
+  file size and open files, a dedicated unprivileged uid (or, without root, a user namespace with
+  every capability dropped), ``no_new_privs``, and the seccomp filter of :mod:`autograder.syscalls`.
+
+The memory, process and CPU limits that hold for the whole tree (shared memory included) are the
+sandbox's cgroup (:mod:`autograder.cgroups`), which the judge makes and the supervisor joins.
 
 Levels (:func:`detect_level`): ``namespaces`` as root, ``user-namespace`` without root,
 ``unprivileged-user`` (no namespaces, but root can switch uid), ``none`` (limits only).
@@ -25,6 +31,9 @@ import os
 import resource
 import socket
 from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+from autograder import syscalls
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -38,7 +47,21 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 38, 4
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine)
-LEVELS = ("namespaces", "user-namespace", "unprivileged-user", "none")
+
+
+class Isolation(str, Enum):
+    """How a sandbox is isolated, strongest first (a ``str``: it travels in JSON and reports as is)."""
+
+    NAMESPACES = "namespaces"  # root: pid/mount/net/ipc/uts namespaces, private root, dedicated uid
+    USER_NAMESPACE = "user-namespace"  # no root: the same namespaces inside a user namespace
+    UNPRIVILEGED_USER = "unprivileged-user"  # root, no namespaces: a dedicated uid, killed by uid
+    NONE = "none"  # limits only: not enough to grade
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LEVELS = tuple(Isolation)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -82,6 +105,8 @@ class Limits:
     file_bytes: int = 32 * 2**20
     open_files: int = 256
     tmp_bytes: int = 64 * 2**20
+    shm_bytes: int = 64 * 2**20  # System V shared memory in the sandbox's IPC namespace
+    cpus: float = 1.0  # CPU share of the sandbox's cgroup (1.0 = one core)
 
 
 @dataclass
@@ -94,6 +119,7 @@ class SandboxConfig:
     binds: list[str] = field(default_factory=list)  # host paths bound read-only at the same path
     overlays: list[tuple[str, str]] = field(default_factory=list)  # (host path, sandbox path), read-only
     limits: Limits = field(default_factory=Limits)
+    seccomp: bool = True  # load the system-call filter (False only where libseccomp is missing)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,9 +139,9 @@ def _write(path: str, text: str) -> None:
 
 def enter_pid_namespace(level: str) -> None:
     """In the supervisor: make its next child pid 1 of a new pid namespace (and user namespace)."""
-    if level == "namespaces":
+    if level == Isolation.NAMESPACES:
         unshare(CLONE_NEWPID)
-    elif level == "user-namespace":
+    elif level == Isolation.USER_NAMESPACE:
         uid, gid = os.getuid(), os.getgid()
         unshare(CLONE_NEWUSER | CLONE_NEWPID)
         _write("/proc/self/setgroups", "deny")
@@ -192,40 +218,60 @@ def _drop_capabilities() -> None:
     _check(_libc.syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)), "capset")
 
 
+def _limit_ipc(limits: Limits) -> None:
+    """System V IPC limits of this (new) IPC namespace: segments are small, few, and die with it."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (
+        ("shmmax", limits.shm_bytes),
+        ("shmall", max(1, limits.shm_bytes // page)),
+        ("shmmni", 16),
+        ("msgmni", 16),
+        ("msgmnb", 65536),
+    ):
+        _write(f"/proc/sys/kernel/{name}", str(value))
+
+
+def set_oom_score_adj(value: int) -> bool:
+    """Make this process (and its future children) an earlier or later OOM victim; False if not allowed."""
+    try:
+        _write("/proc/self/oom_score_adj", str(value))
+        return True
+    except OSError:
+        return False
+
+
 def _set_process_limit(config: SandboxConfig) -> None:
     n = config.limits.processes
-    if config.level in ("user-namespace", "none"):
-        n += _count_processes(os.getuid())  # the limit counts every process of this uid
+    if config.level in (Isolation.USER_NAMESPACE, Isolation.NONE):
+        n += len(uid_processes(os.getuid()))  # the limit counts every process of this uid
     resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
-def _count_processes(uid: int) -> int:
-    count = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            with contextlib.suppress(OSError):  # the process ended meanwhile
-                count += os.stat(f"/proc/{pid}").st_uid == uid
-    return count
-
-
 def enter_sandbox(config: SandboxConfig) -> None:
-    """In pid 1 of the new pid namespace: build the private root, set limits, drop privileges."""
-    prctl(PR_SET_PDEATHSIG, 9)  # if the supervisor dies, so do we (and with us the namespace)
-    if config.level in ("namespaces", "user-namespace"):
+    """In the worker (pid 2 under the trusted init): build the private root, set limits, drop privileges."""
+    prctl(PR_SET_PDEATHSIG, 9)  # if init dies, so do we
+    if config.level in (Isolation.NAMESPACES, Isolation.USER_NAMESPACE):
         unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
         socket.sethostname("sandbox")
+        if config.level == Isolation.NAMESPACES:  # in a user namespace these files are not ours
+            _limit_ipc(config.limits)
         _build_root(config)
     _set_limits(config.limits)
     _set_process_limit(config)
-    if config.level in ("namespaces", "unprivileged-user"):
+    if config.level in (Isolation.NAMESPACES, Isolation.UNPRIVILEGED_USER):
         os.setgroups([])
         os.setresgid(config.uid, config.uid, config.uid)
         os.setresuid(config.uid, config.uid, config.uid)
         prctl(PR_SET_PDEATHSIG, 9)  # a uid change clears it
-    elif config.level == "user-namespace":
+    elif config.level == Isolation.USER_NAMESPACE:
         _drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_DUMPABLE, 0)
+    if config.seccomp:
+        try:
+            syscalls.install_filter()
+        except (RuntimeError, OSError) as err:
+            raise SandboxError(f"the seccomp filter could not be loaded: {err}") from None
 
 
 def kill_uid(uid: int) -> None:
@@ -247,17 +293,28 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
+def uid_processes(uid: int) -> list[int]:
+    """The pids of every process running as ``uid`` (to check that nothing of a sandbox is left)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    pids.append(int(name))
+    return pids
+
+
 def level_works(level: str) -> bool:
     """Whether ``level`` can be entered here, tried in a throwaway child."""
-    if level == "none":
+    if level == Isolation.NONE:
         return True
-    if level in ("namespaces", "unprivileged-user") and os.geteuid() != 0:
+    if level in (Isolation.NAMESPACES, Isolation.UNPRIVILEGED_USER) and os.geteuid() != 0:
         return False
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
-            if level == "unprivileged-user":
+            if level == Isolation.UNPRIVILEGED_USER:
                 os.setresuid(65534, 65534, 65534)
                 # the sandbox uid must read the interpreter's stdlib (not so under a 0700 /root)
                 open(os.__file__, "rb").close()
@@ -273,6 +330,6 @@ def level_works(level: str) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def detect_level() -> str:
+def detect_level() -> Isolation:
     """The strongest isolation this machine allows."""
     return next(level for level in LEVELS if level_works(level))

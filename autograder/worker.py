@@ -227,7 +227,7 @@ def execute(job: dict, emit: Emitter) -> None:
 
 
 def run(job_fd: int, result_fd: int, output_fd: int) -> None:
-    """Entry point in pid 1 of the sandbox: read the job, lock down, execute, exit."""
+    """Entry point in the worker (pid 2, under the trusted init): read the job, lock down, execute, exit."""
     emit = Emitter(result_fd)
     with os.fdopen(job_fd, "rb") as f:
         job = json.loads(f.read())

@@ -18,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.judge import BASE_UID, Grader
+from autograder.runner import BASE_UID
 from autograder.sandbox import Limits
+from autograder.service import Autograder
 from tests.support import COURSE, make_submission
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,12 @@ def reference(name: str) -> str:
     return cell.source
 
 
+# Where this checkout keeps what the sandbox must not see (built from the course directory, so the
+# checks hold in any checkout, not only in one machine's path).
+GRADER_FILE = COURSE / "graders" / ASSIGNMENT / f"test_{ASSIGNMENT}.py"
+GUESSES = [str(GRADER_FILE), str(COURSE / "gradebook.db"), str(COURSE / "source")]
+SCORES_CSV = str(COURSE / "reports" / ASSIGNMENT / "scores.csv")
+
 READ_SECRETS = r"""
 import os
 targets = []
@@ -89,12 +96,11 @@ for path in targets:
     for marker in SECRET_MARKERS:
         if marker.encode() in data:
             found.append(f"FOUND {marker!r} in {path}")
-for guess in ["/work/main/assignments/graders/ps1_bradley_terry/test_ps1_bradley_terry.py",
-              "/work/main/assignments/gradebook.db", "/work/main/assignments/source"]:
+for guess in GUESSES:
     print("exists?", guess, os.path.exists(guess))
 print("SCANNED", scanned, "files")
 print("\n".join(found) or "nothing found")
-""".replace("SECRET_MARKERS", repr(SECRETS))
+""".replace("SECRET_MARKERS", repr(SECRETS)).replace("GUESSES", repr(GUESSES))
 
 FRAME_WALK = r"""
 import gc, sys, inspect
@@ -109,10 +115,7 @@ def bradley_terry_loss(*args, **kwargs):
     for obj in gc.get_objects():
         if isinstance(obj, str) and any(m in obj for m in markers):
             hits.append("GC:" + obj[:120])
-    print("WALKED", len(hits))
-    print("\n".join(hits[:300]))
-    import torch
-    return torch.tensor(0.0)
+    return f"WALKED {len(hits)}\n" + "\n".join(hits[:300])  # output printed during probes is discarded
 """
 
 MONKEYPATCH = r"""
@@ -190,7 +193,7 @@ if pid == 0:
                 os.write(fd, (json.dumps({"kind": "probe", "id": 0, "status": "returned", "value": 1.0}) + "\n").encode())
             except OSError:
                 pass
-        for path in ["/tmp/results.json", "/work/main/assignments/reports/ps1_bradley_terry/scores.csv"]:
+        for path in ["/tmp/results.json", SCORES_CSV]:
             try:
                 open(path, "w").write("forged by a daemon")
             except OSError:
@@ -199,7 +202,7 @@ if pid == 0:
     os._exit(0)
 os.waitpid(pid, 0)
 print("daemon launched")
-"""
+""".replace("SCORES_CSV", repr(SCORES_CSV))
 
 FORK_FLOOD = r"""
 import os, time
@@ -233,6 +236,78 @@ try:
 except OSError as err:
     print("network blocked:", err)
 print("procs", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+"""
+
+SYSCALLS = r"""
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(name, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(*args)
+    if r == 0 and name.startswith("clone"):
+        os._exit(0)  # a child made by clone: leave at once
+    print("SYSCALL", name, r, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+attempt("unshare_user", 272, 0x10000000)
+attempt("unshare_mount", 272, 0x00020000)
+attempt("clone_newuser", 56, 0x10000000 | 17, 0, 0, 0, 0)
+attempt("clone3", 435, 0, 0)
+attempt("mount_tmpfs", 165, b"none", b"/tmp", b"tmpfs", 0, b"size=4g")
+attempt("setns", 308, 0, 0)
+attempt("keyctl", 250, 0, 0, 0, 0)
+attempt("add_key", 248, b"user", b"collude", b"answers", 7, -4)
+attempt("request_key", 249, b"user", b"collude", None, 0)
+attempt("ptrace", 101, 0, 0, 0, 0)
+attempt("bpf", 321, 0, 0, 0)
+attempt("perf_event_open", 298, 0, 0, -1, -1, 0)
+attempt("userfaultfd", 323, 0)
+attempt("io_uring_setup", 425, 1, 0)
+attempt("init_module", 175, 0, 0, b"")
+attempt("kexec_load", 246, 0, 0, 0, 0)
+attempt("process_vm_readv", 310, 1, 0, 0, 0, 0, 0)
+"""
+
+CPU_HOG = r"""
+import os, time
+start, kids = time.time(), []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        while time.time() - start < 3:
+            pass
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+wall, cpu = time.time() - start, os.times().children_user + os.times().children_system
+print(f"CPU_SHARE {cpu / wall:.2f}")
+"""
+
+SHM_HOG = r"""
+import ctypes, mmap, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+held = 0
+for size in [256 * 2**20] * 8 + [32 * 2**20] * 32:
+    shmid = libc.shmget(0, size, 0o1000 | 0o600)
+    if shmid < 0:
+        continue
+    addr = libc.shmat(shmid, None, 0)
+    if addr is None or addr == ctypes.c_void_p(-1).value:
+        continue
+    ctypes.memset(addr, 1, size)
+    held += size
+print("SHM_HELD", held)
+tmpfs = 0
+try:
+    with open("/dev/shm/hog", "wb") as f:
+        for _ in range(1024):
+            f.write(b"1" * 2**20)
+            tmpfs += 2**20
+except OSError as err:
+    print("tmpfs stopped:", err)
+print("TMPFS_HELD", tmpfs)
 """
 
 ATTACKS: dict[str, dict[str, str]] = {
@@ -300,6 +375,9 @@ ATTACKS: dict[str, dict[str, str]] = {
         GAP: reference(GAP),
     },
     "introspect": attack(INTROSPECT),
+    "forbidden_syscalls": attack(SYSCALLS),
+    "cpu_hog": attack(CPU_HOG),
+    "shm_hog": attack(SHM_HOG),
 }
 # What honest work in each attack notebook earns: reference code kept in some cells (to show that the
 # rest of the notebook still counts) earns its points, unless the attack stops that very cell first.
@@ -371,15 +449,15 @@ def batch(tmp_path_factory):
     paths["honest_bob"] = make_submission(ASSIGNMENT, work / "bob.ipynb", edit=_strip_rubric)
     paths["honest_nothing"] = make_submission(ASSIGNMENT, work / "nothing.ipynb", NOTHING, edit=_strip_rubric)
     limits = Limits(memory_bytes=1 * 2**30, cpu_seconds=60)
-    with Grader(
+    with Autograder(
         ASSIGNMENT, COURSE, jobs=2, limits=limits, cell_timeout=8, probe_timeout=2, submission_timeout=40
     ) as g:
         with ThreadPoolExecutor(2) as pool:
             runs = dict(zip(paths, pool.map(g.run_sandbox, paths.values())))
         results = {name: g.judge(run) for name, run in runs.items()}
-        isolation = g.isolation
+        isolation, layers = g.isolation, g.layers
     time.sleep(5)  # give any surviving daemon the time to act (it sleeps 4 s)
-    return {"runs": runs, "results": results, "isolation": isolation}
+    return {"runs": runs, "results": results, "isolation": isolation, "layers": layers}
 
 
 def _score(batch, name) -> float:
@@ -393,6 +471,9 @@ def _text(batch, name) -> str:
 
 def test_isolation_is_namespaces(batch):
     assert batch["isolation"] in ("namespaces", "user-namespace")
+    layers = "\n".join(batch["layers"])
+    assert "seccomp filter:" in layers and "UNAVAILABLE" not in layers, layers
+    assert "cgroup v" in layers and "a trusted init is pid 1" in layers, layers
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -435,12 +516,14 @@ def test_no_secret_reaches_the_sandbox(batch):
                 continue
             assert secret not in text, f"{name} saw {secret!r}"
     out = batch["results"]["read_secrets"].student_output
-    assert "exists? /work/main/assignments/gradebook.db False" in out
-    assert "exists? /work/main/assignments/graders/ps1_bradley_terry/test_ps1_bradley_terry.py False" in out
+    assert GRADER_FILE.is_file(), "the guessed paths must be real ones in this checkout"
+    for guess in GUESSES:
+        assert f"exists? {guess} False" in out, out
 
 
 def test_frame_walking_finds_no_grader(batch):
-    out = batch["results"]["frame_walk"].student_output
+    returned = [o.value for o in batch["runs"]["frame_walk"].outcomes.values() if isinstance(o.value, str)]
+    out = "\n".join(returned)
     assert "WALKED" in out
     for marker in ["ref_loss", "Hidden grader", "expect_tensor", "HUGE_C"]:
         assert marker not in out
@@ -492,10 +575,11 @@ def test_fork_flood_is_limited(batch):
 
 def test_sandbox_is_a_separate_unprivileged_process_without_network(batch):
     out = batch["results"]["introspect"].student_output
-    assert "pid 1 " in out, out
-    assert f"uid {BASE_UID}" in out or f"uid {BASE_UID + 1}" in out
+    assert out.startswith("pid 2 ppid 1 "), f"student code runs under a trusted init, never as pid 1: {out}"
+    uid = int(out.split(" uid ")[1].split()[0])
+    assert BASE_UID <= uid < BASE_UID + 4096, out
     assert "network blocked" in out and "NETWORK OPEN" not in out
-    assert "'assignments'" not in out and "procs ['1']" in out
+    assert "'assignments'" not in out and "procs ['1', '2']" in out
 
 
 @pytest.mark.parametrize("name", sorted(RAW))
@@ -510,3 +594,163 @@ def test_tampered_metadata_changes_nothing(batch):
     assert batch["results"]["tampered_points"].max_score == MAX
     r = batch["results"]["tampered_cells"]
     assert r.max_score == MAX and r.score == MAX, r.summary()  # graded from the trusted source, functions intact
+
+
+def _lines(batch, name: str, tag: str) -> dict[str, str]:
+    out = batch["results"][name].student_output
+    return {line.split()[1]: line for line in out.splitlines() if line.startswith(tag + " ")}
+
+
+def test_dangerous_system_calls_are_denied(batch):
+    """Item 7: no user namespace, mount, keyring, ptrace, bpf, perf, userfaultfd, io_uring, modules, kexec."""
+    got = _lines(batch, "forbidden_syscalls", "SYSCALL")
+    assert len(got) == 17, batch["results"]["forbidden_syscalls"].student_output
+    for name, line in got.items():
+        expected = "ENOSYS" if name == "clone3" else "EPERM"
+        assert line.split()[2] == "-1" and line.split()[3] == expected, line
+
+
+def test_a_sandbox_gets_one_cpu(batch):
+    """Item 12: four busy processes share the sandbox's one CPU (cgroup quota), not the machine's cores."""
+    out = batch["results"]["cpu_hog"].student_output
+    share = float(out.split("CPU_SHARE")[1].split()[0])
+    assert share < 1.3, f"the sandbox used {share:.2f} CPUs at once"
+
+
+def test_shared_memory_and_tmpfs_are_counted(batch):
+    """Item 2: System V segments are capped in the sandbox's IPC namespace; tmpfs pages are bounded too."""
+    out = batch["results"]["shm_hog"].student_output
+    held = int(out.split("SHM_HELD")[1].split()[0])
+    tmpfs = int(out.split("TMPFS_HELD")[1].split()[0])
+    assert held <= 64 * 2**20, f"held {held >> 20} MiB of System V shared memory"
+    assert tmpfs <= 16 * 2**20, f"held {tmpfs >> 20} MiB in /dev/shm"
+
+
+# -- one slot, one submission after another --------------------------------------------------------
+
+ESCAPE = r"""
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.prctl(1, 0, 0, 0, 0)  # clear our parent-death signal
+for _ in range(3):
+    if os.fork() == 0:
+        os.setsid()
+        libc.prctl(1, 0, 0, 0, 0)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        shmid = libc.shmget(0, 32 * 2**20, 0o1000 | 0o600)
+        if shmid >= 0:
+            addr = libc.shmat(shmid, None, 0)
+            if addr not in (None, ctypes.c_void_p(-1).value):
+                ctypes.memset(addr, 1, 32 * 2**20)
+        while True:  # burn CPU for ever
+            pass
+os._exit = lambda *args: None  # replace the exit path the sandbox uses
+sys.exit = lambda *args: None
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("escape launched from pid", os.getpid())
+"""
+
+KEY_WRITE = r"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(248, b"user", b"collude", b"the answers", 11, -4)  # add_key(..., KEY_SPEC_USER_KEYRING)
+print("ADD_KEY", r, ctypes.get_errno())
+"""
+
+KEY_READ = r"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(250, 10, -4, b"user", b"collude", 0)  # keyctl(KEYCTL_SEARCH, user keyring, ...)
+print("FOUND_KEY", r, ctypes.get_errno())
+"""
+
+FLOOD = r"""
+import os, stat
+junk = (b'{"kind": "noise", "pad": "' + b"x" * 4000 + b'"}\n') * 4096  # 16 MiB of valid frames
+def flood(*args, **kwargs):
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, junk)
+        except OSError:
+            pass
+    os._exit(1)  # and crash, so the judge restarts the sandbox for the next probe
+bradley_terry_loss = preference_probability = pairwise_accuracy = loss_vs_gap = flood
+"""
+
+
+def _processes_of(uids) -> list[int]:
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
+                alive.append(int(pid))
+        except OSError:
+            pass
+    return alive
+
+
+def _shm_segments_of(uids) -> list[str]:
+    with open("/proc/sysvipc/shm") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return [" ".join(r) for r in rows if int(r[7]) in uids]
+
+
+@pytest.fixture(scope="module")
+def slot(tmp_path_factory):
+    """One sandbox slot (jobs=1), so every submission after the first reuses the same uid."""
+    work = tmp_path_factory.mktemp("slot")
+    notebooks = {
+        "escape": make_submission(ASSIGNMENT, work / "escape.ipynb", attack(ESCAPE), edit=_strip_rubric),
+        "honest": make_submission(ASSIGNMENT, work / "honest.ipynb", edit=_strip_rubric),
+        "key_write": make_submission(ASSIGNMENT, work / "key_write.ipynb", attack(KEY_WRITE), edit=_strip_rubric),
+        "key_read": make_submission(ASSIGNMENT, work / "key_read.ipynb", attack(KEY_READ), edit=_strip_rubric),
+        "flood": make_submission(ASSIGNMENT, work / "flood.ipynb", {**NOTHING, GAP: FLOOD}, edit=_strip_rubric),
+    }
+    with Autograder(ASSIGNMENT, COURSE, jobs=1, cell_timeout=8, probe_timeout=2, submission_timeout=60) as g:
+        yield g, notebooks
+
+
+def test_nothing_outlives_grading_and_the_slot_stays_clean(slot):
+    """Item 1: a submission that clears its parent-death signal, forks CPU-burning daemons holding shared
+    memory and replaces the exit path leaves nothing behind, and an honest submission graded next in the
+    same slot gets full marks."""
+    g, nb = slot
+    attacked = g.grade(nb["escape"])
+    assert "escape launched from pid 2" in attacked.student_output, attacked.student_output
+    assert attacked.score == 0
+    uids = g.runner.uids  # this judge's slots (other judges on the machine may be busy with theirs)
+    assert uids and all(u >= BASE_UID for u in uids)
+    assert not _processes_of(uids), "processes of a sandbox uid outlived grading"
+    assert not _shm_segments_of(uids)
+    assert not any("isolation problem" in n for n in attacked.notes), attacked.notes
+    honest = g.grade(nb["honest"])
+    assert honest.score == MAX, honest.summary()
+
+
+def test_no_state_survives_in_the_kernel_keyring(slot):
+    """Item 6: one submission cannot leave a key for a later one (keyring calls are denied)."""
+    g, nb = slot
+    wrote = g.grade(nb["key_write"]).student_output
+    read = g.grade(nb["key_read"]).student_output
+    assert "ADD_KEY -1 1" in wrote, wrote  # EPERM
+    assert "FOUND_KEY -1 1" in read, read
+    with open("/proc/key-users") as f:
+        users = [int(line.split(":")[0]) for line in f if line.strip()]
+    assert not set(users) & set(g.runner.uids), users
+
+
+def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
+    """Item 8: probes that each stream 16 MiB of frames and crash are cut off by the judge's budget."""
+    g, nb = slot
+    cpu = time.thread_time()
+    run = g.run_sandbox(nb["flood"])
+    cpu = time.thread_time() - cpu
+    result = g.judge(run)
+    assert result.score == 0
+    assert any("budget" in n for n in result.notes), result.notes
+    assert cpu < g.runner.budget.judge_cpu + 5, f"the judge spent {cpu:.1f} s of CPU on one submission"
