@@ -1,39 +1,81 @@
-"""Batch grading of ``submitted/<student>/<assignment>/`` into nbgrader's gradebook, resumable.
+"""Batch grading of ``submitted/<student>/<assignment>/`` into nbgrader's gradebook: resumable, crash-safe.
 
-Each graded submission gets a record (``reports/<assignment>/records/<student>.json``) written
-atomically, after its autograded notebook. A record carries the digest of the notebook it graded,
-so a rerun skips what is done and regrades only new or changed submissions; an interrupted batch
-loses at most the submissions that were in flight. The gradebook, CSV, feedback and report are
-then rebuilt from all records, which is idempotent: nothing is lost or counted twice.
+Reading. Everything under ``submitted/`` is untrusted. The batch opens each student folder and
+its ``<assignment>`` folder relative to the one above with ``O_NOFOLLOW``, and reads the notebook
+and ``timestamp.txt`` once, only if each is a regular file (not a symbolic link, pipe, socket,
+device or a hard link to a course file) under a size cap. The bytes read are digested and copied
+to a private folder, and that copy is what is graded and shown in the autograded notebook, so a
+file swapped while the batch runs changes nothing. A refused notebook or folder is recorded with
+a clear error and zero; a refused ``timestamp.txt`` is dropped with a note. A folder name that
+cannot be a student id (control characters, a leading dot, too long) is skipped and reported.
+
+Records. Each graded submission gets a record (``reports/<assignment>/records/<student>.json``),
+written atomically after its autograded notebook and before the next submissions are handed to
+the grader. A record carries the digest of what it graded, so a rerun skips what is done; the
+gradebook, CSV, feedback and report are then rebuilt from all records (idempotent).
+
+Crashes. Before submissions are handed to the grader (``--jobs`` at a time), each gets an
+in-flight marker (``reports/<assignment>/inflight/<student>.json``: digest, crash history, whether
+it is alone in flight), removed once its record is saved, and put back as it was when the batch
+stops cleanly (Ctrl-C, SIGTERM, a setup error). A marker found at the start therefore means the
+batch died with that submission in flight, killed by the kernel for instance. Such a submission
+is graded again alone, after the others; once it has been in flight alone at ``--max-crashes``
+deaths it is recorded with zero and a clear error instead, and not graded again. A death shared
+by several submissions in flight condemns none of them, and a reboot in between counts for nobody.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import signal
+import stat
+import sys
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from autograder.assignment import SetupError
-from autograder.files import atomic_write
+from autograder.files import FileTooLarge, NotPlainFile, atomic_write, open_folder, read_regular_file
+from autograder.notebook import MAX_BYTES
 from autograder.results import SubmissionResult
+
+STAMP_BYTES = 256  # timestamp.txt: nbgrader writes ~30 characters
+STAMP_CHARS = 64
+MAX_ID_BYTES = 128  # nbgrader's gradebook column for student ids
+_BAD_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")  # control, invisible, unassigned, line breaks
+LINK_FIX = "the autograder does not follow links: put the submitted files themselves there (collect again)"
+FOLDER_FIX = "not a folder; collect the submission again"
+CRASHED = (
+    "grading this submission crashed the autograder {times} (the judge process was killed); "
+    "it was given zero: check the instructor report"
+)
 
 
 @dataclass(frozen=True)
 class Submission:
     student: str
-    folder: Path
-    notebook: Path | None  # None when the folder holds no <assignment>.ipynb
+    source: str  # "submitted/<student>/<assignment>/<assignment>.ipynb", for messages; never opened by name
+    notebook: Path | None  # private copy of the bytes read, the only thing graded; None: nothing to grade
     timestamp: str | None
+    digest: str  # of the bytes read (or of the refusal), to skip what a rerun has already graded
+    error: str | None = None  # why it cannot be graded: zero, with this message
+    notes: tuple[str, ...] = ()  # for the instructor (a timestamp.txt dropped, ...)
 
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        if self.notebook is not None:
-            h.update(self.notebook.read_bytes())
-        h.update((self.timestamp or "").encode())
-        return h.hexdigest()
+
+@dataclass(frozen=True)
+class Crashes:
+    """How often a batch died with this submission (same digest) in flight, and how often it was alone."""
+
+    count: int = 0
+    alone: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,76 +90,381 @@ class BatchPaths:
     def record(self, student: str) -> Path:
         return self.reports / "records" / f"{student}.json"
 
+    def inflight(self, student: str) -> Path:
+        return self.reports / "inflight" / f"{student}.json"
+
     def autograded(self, student: str) -> Path:
         return self.course_dir / "autograded" / student / self.assignment
 
 
-def find_submissions(course_dir: Path, assignment: str) -> list[Submission]:
-    """Every ``submitted/<student>/<assignment>/`` folder, sorted by student id."""
-    out = []
-    for folder in sorted((course_dir / "submitted").glob(f"*/{assignment}")):
-        if not folder.is_dir():
-            continue
-        notebook = folder / f"{assignment}.ipynb"
-        stamp = folder / "timestamp.txt"
-        timestamp = stamp.read_text(errors="replace").strip()[:64] if stamp.is_file() else None
-        out.append(Submission(folder.parent.name, folder, notebook if notebook.is_file() else None, timestamp))
-    return out
+def student_id_problem(name: str) -> str | None:
+    """Why the folder name ``name`` cannot be a student id, or None: ids name files and report rows."""
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "it is not UTF-8"
+    if size > MAX_ID_BYTES:
+        return f"it is {size} bytes long, the limit is {MAX_ID_BYTES}"
+    if name.startswith("."):
+        return "it starts with '.' (a hidden folder)"
+    if name[0] in "=+-@":
+        return f"it starts with {name[0]!r}, which a spreadsheet opening scores.csv runs as a formula"
+    bad = [c for c in name if unicodedata.category(c) in _BAD_CATEGORIES]
+    if bad:
+        return f"it holds the control or invisible character {ascii(bad[0])}"
+    if name != name.strip():
+        return "it starts or ends with a space"
+    return None
+
+
+def _course_inodes(course_dir: Path, assignment: str) -> set[tuple[int, int]]:
+    """(device, inode) of the course's own files: a submitted file hard-linked to one is refused."""
+    inodes = set()
+    tops = [course_dir / "source" / assignment, course_dir / "release" / assignment, course_dir / "graders"]
+    for path in [*course_dir.glob("*"), *(p for top in tops for p in top.rglob("*"))]:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            if stat.S_ISREG(st.st_mode):
+                inodes.add((st.st_dev, st.st_ino))
+    return inodes
+
+
+def _timestamp(folder_fd: int, course: set[tuple[int, int]]) -> tuple[str | None, str | None]:
+    """(timestamp, None) from ``timestamp.txt``, or (None, why it was dropped); (None, None) if absent."""
+    from nbgrader.utils import parse_utc
+
+    dropped = "; it was ignored (the submission time is unknown)"
+    try:
+        data, st = read_regular_file("timestamp.txt", folder_fd, STAMP_BYTES)
+    except FileNotFoundError:
+        return None, None
+    except NotPlainFile as err:
+        return None, f"timestamp.txt is {err.kind}" + dropped
+    except FileTooLarge as err:
+        if (err.st.st_dev, err.st.st_ino) in course:
+            return None, "timestamp.txt is a hard link to a file of the course" + dropped
+        return None, f"timestamp.txt is over {STAMP_BYTES} bytes" + dropped
+    except OSError as err:
+        return None, f"timestamp.txt cannot be read ({err.strerror})" + dropped
+    if (st.st_dev, st.st_ino) in course:
+        return None, "timestamp.txt is a hard link to a file of the course" + dropped
+    text = data.decode("utf-8", errors="replace").strip()
+    try:
+        if len(text) > STAMP_CHARS or not text.isprintable():
+            raise ValueError(text)
+        parse_utc(text)
+    except (ValueError, OverflowError):
+        return None, "timestamp.txt does not hold a date and time nbgrader can read" + dropped
+    return text, None
+
+
+def _digest(data: bytes, timestamp: str | None) -> str:
+    return hashlib.sha256(data + (timestamp or "").encode()).hexdigest()
+
+
+def _read_submission(
+    student: str, folder_fd: int, assignment: str, course: set[tuple[int, int]]
+) -> tuple[Submission, bytes | None]:
+    """The submission in the open ``<assignment>`` folder ``folder_fd`` and the notebook's bytes."""
+    source = f"submitted/{student}/{assignment}/{assignment}.ipynb"
+    timestamp, note = _timestamp(folder_fd, course)
+    data, error = None, None
+    try:
+        data, st = read_regular_file(f"{assignment}.ipynb", folder_fd, MAX_BYTES)
+        if (st.st_dev, st.st_ino) in course:
+            data, error = None, f"{source} is a hard link to a file of the course; submit your own notebook file"
+    except FileNotFoundError:
+        error = f"no {assignment}.ipynb in the submission folder"
+    except NotPlainFile as err:
+        error = f"{source} is {err.kind}; submit the notebook file itself"
+    except FileTooLarge as err:
+        error = f"{source} is {err.size / 2**20:.1f} MiB; the limit is {MAX_BYTES // 2**20} MiB (clear large outputs)"
+        if (err.st.st_dev, err.st.st_ino) in course:
+            error = f"{source} is a hard link to a file of the course; submit your own notebook file"
+    except OSError as err:
+        error = f"cannot read {source}: {err.strerror}"
+    digest = _digest(data if error is None else b"refused\0" + error.encode(), timestamp)
+    sub = Submission(student, source, None, timestamp, digest, error, (note,) if note else ())
+    return sub, data
+
+
+def _refused(student: str, assignment: str, error: str) -> Submission:
+    source = f"submitted/{student}/{assignment}/{assignment}.ipynb"
+    return Submission(student, source, None, None, _digest(b"refused\0" + error.encode(), None), error)
+
+
+def _not_a_folder(path: str, kind: str) -> str:
+    fix = LINK_FIX if kind == "a symbolic link" else FOLDER_FIX
+    return f"{path} is {kind}; {fix}"
+
+
+def _scan(top: int, name: str, assignment: str, course: set) -> tuple[Submission, bytes | None] | None:
+    """The submission of ``submitted/<name>/<assignment>``, or None where there is none."""
+    try:
+        mode = os.stat(name, dir_fd=top, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):  # whatever it points to is not read: record the refusal for every assignment
+        return _refused(name, assignment, _not_a_folder(f"submitted/{name}", "a symbolic link")), None
+    if not stat.S_ISDIR(mode):
+        return None  # a stray file, not a student folder
+    try:
+        student_fd = open_folder(name, top)
+    except FileNotFoundError:
+        return None
+    except NotPlainFile as err:
+        return _refused(name, assignment, _not_a_folder(f"submitted/{name}", err.kind)), None
+    try:
+        try:
+            folder_fd = open_folder(assignment, student_fd)
+        except FileNotFoundError:
+            return None
+        except NotPlainFile as err:
+            return _refused(name, assignment, _not_a_folder(f"submitted/{name}/{assignment}", err.kind)), None
+        try:
+            return _read_submission(name, folder_fd, assignment, course)
+        finally:
+            os.close(folder_fd)
+    finally:
+        os.close(student_fd)
+
+
+def find_submissions(
+    course_dir: Path, assignment: str, spool: Path, wanted: Callable[[Submission], bool] = lambda s: True
+) -> tuple[list[Submission], list[str]]:
+    """Every ``submitted/<student>/<assignment>/``, sorted by student id, and the folders skipped.
+
+    Each notebook is read once; for the submissions ``wanted`` accepts, its bytes are copied to a
+    private file under ``spool`` (``Submission.notebook``), which is what gets graded. The second
+    list says, for the instructor, which folders were skipped because their name cannot be an id.
+    """
+    course = _course_inodes(course_dir, assignment)
+    try:
+        top = os.open(course_dir / "submitted", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+    out, skipped = [], []
+    try:
+        for name in sorted(os.listdir(top)):
+            found = _scan(top, name, assignment, course)
+            if found is None:
+                continue
+            sub, data = found
+            problem = student_id_problem(name)
+            if problem:
+                skipped.append(
+                    f"submitted/{ascii(name)[1:-1]}: the folder name cannot be a student id ({problem}); "
+                    "rename it to the student's id"
+                )
+                continue
+            if data is not None and wanted(sub):
+                copy = spool / str(len(out)) / f"{assignment}.ipynb"
+                copy.parent.mkdir(mode=0o700)
+                fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                sub = replace(sub, notebook=copy)
+            out.append(sub)
+    finally:
+        os.close(top)
+    return out, skipped
 
 
 def load_record(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # missing or unreadable: grade again
+    return record if isinstance(record, dict) else None
+
+
+def _boot_id() -> str:
+    """Changes when the machine restarts: a batch that died with the machine counts for no submission."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _crashes(value) -> Crashes:
+    try:
+        return Crashes(max(0, int(value["count"])), max(0, int(value["alone"])))
+    except (TypeError, KeyError, ValueError):
+        return Crashes()
+
+
+def crash_history(paths: BatchPaths, s: Submission, record: dict | None, boot_id: str) -> Crashes:
+    """The crashes of this very submission so far: from its in-flight marker, else its record."""
+    marker = load_record(paths.inflight(s.student))
+    if marker is not None and marker.get("digest") == s.digest:
+        past = _crashes(marker)
+        attempt = marker.get("attempt")
+        if isinstance(attempt, dict) and attempt.get("boot_id") == boot_id:  # the batch died with it in flight
+            return Crashes(past.count + 1, past.alone + bool(attempt.get("alone")))
+        return past  # put back by a clean stop, or the machine restarted
+    if record is not None and record.get("digest") == s.digest:
+        return _crashes(record.get("crashes"))
+    return Crashes()
+
+
+def _is_done(record: dict | None, s: Submission, max_crashes: int) -> bool:
+    """Graded already: the record is of these bytes (and, if it gave up after crashes, still would)."""
+    if record is None or record.get("digest") != s.digest:
+        return False
+    crashes = record.get("crashes")
+    return crashes is None or _crashes(crashes).alone >= max_crashes
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 def run_batch(args) -> int:
     """``python -m autograder batch``: grade what is new, then rebuild gradebook, CSV, feedback, report."""
+    course_dir = args.course_dir.resolve()
+    paths = BatchPaths(course_dir, args.assignment)
+    max_crashes = getattr(args, "max_crashes", 1)
+    boot_id = _boot_id()
+    records: dict[str, dict | None] = {}
+
+    def record_of(student: str) -> dict | None:
+        if student not in records:
+            records[student] = load_record(paths.record(student))
+        return records[student]
+
+    def pending(s: Submission) -> bool:
+        return args.force or not _is_done(record_of(s.student), s, max_crashes)
+
+    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as spool:
+        submissions, skipped = find_submissions(course_dir, args.assignment, Path(spool), pending)
+        for line in skipped:
+            print(f"skipped {line}", file=sys.stderr)
+        if not submissions:
+            raise SetupError(f"no submissions in {course_dir}/submitted/*/{args.assignment}/; collect them first")
+        todo = [s for s in submissions if pending(s)]
+        history = {s.student: crash_history(paths, s, record_of(s.student), boot_id) for s in todo}
+        _clear_stale_markers(paths, {s.student for s in todo if history[s.student].count})
+        gradable = [s for s in todo if s.error is None]
+        condemned = [s for s in gradable if history[s.student].alone >= max_crashes]
+        suspects = [s for s in gradable if history[s.student].count > 0 and history[s.student].alone < max_crashes]
+        line = f"{args.assignment}: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded"
+        if suspects:
+            line += f", {len(suspects)} in flight when a batch died (graded again, one at a time, last)"
+        if condemned:
+            line += f", {len(condemned)} that crashed the autograder (given zero)"
+        print(line)
+        with _stop_on_sigterm():
+            return _grade_and_write(args, paths, submissions, todo, history, condemned, suspects)
+
+
+def _grade_and_write(args, paths, submissions, todo, history, condemned, suspects) -> int:
     from autograder.cli import open_grader
     from autograder.gradebook import sync_gradebook
     from autograder.report import write_outputs
 
-    course_dir = args.course_dir.resolve()
-    paths = BatchPaths(course_dir, args.assignment)
-    submissions = find_submissions(course_dir, args.assignment)
-    if not submissions:
-        raise SetupError(f"no submissions in {course_dir}/submitted/*/{args.assignment}/; collect them first")
-    digests = {s.student: s.digest() for s in submissions}
-    todo = [
-        s
-        for s in submissions
-        if args.force or (load_record(paths.record(s.student)) or {}).get("digest") != digests[s.student]
-    ]
-    print(f"{args.assignment}: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded")
-    isolation = None
     with open_grader(args) as grader:
-        by_path = {str(s.notebook): s for s in todo if s.notebook is not None}
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:
-            if s.notebook is None:
-                result = grader.judge_error(str(s.folder), f"no {args.assignment}.ipynb in the submission folder")
-                _save(paths, s, digests[s.student], result, grader)
+            if s.error is not None:
+                _save(paths, s, grader.judge_error(s.source, s.error), grader)
                 bar.update()
-        for result in grader.grade_many(list(by_path)):
-            _save(paths, by_path[result.path], digests[by_path[result.path].student], result, grader)
+        for s in condemned:
+            h = history[s.student]
+            result = grader.judge_error(s.source, CRASHED.format(times=_times(h.count)))
+            result.notes.append(
+                f"the batch died {_times(h.count)} while grading this submission, {h.alone} of them with no other "
+                f"submission in flight; rerun with --max-crashes {h.alone + 1} to grade it again"
+            )
+            print(f"{s.student}: {result.error}; --max-crashes {h.alone + 1} grades it again", file=sys.stderr)
+            _save(paths, s, result, grader, crashes=h)
             bar.update()
+        fresh = [s for s in todo if s.error is None and history[s.student].count == 0]
+        windows = [fresh[i : i + args.jobs] for i in range(0, len(fresh), args.jobs)] + [[s] for s in suspects]
+        for window in windows:
+            _grade_window(paths, grader, window, history, _boot_id())
+            bar.update(len(window))
         bar.close()
-        isolation = grader.isolation
         records = {s.student: load_record(paths.record(s.student)) for s in submissions}
         results = {student: SubmissionResult.from_dict(rec["result"]) for student, rec in records.items() if rec}
         stamps = {s.student: s.timestamp for s in submissions}
-        sync_gradebook(course_dir, args.assignment, results, stamps, grader.source_roles, db_url=args.db)
-        outputs = write_outputs(paths, args.assignment, results, isolation)
+        sync_gradebook(paths.course_dir, args.assignment, results, stamps, grader.source_roles, db_url=args.db)
+        outputs = write_outputs(paths, args.assignment, results, str(grader.isolation))
     for name, path in outputs.items():
         print(f"{name}: {path}")
     return 0
 
 
-def _save(paths: BatchPaths, s: Submission, digest: str, result: SubmissionResult, grader) -> None:
+def _grade_window(paths: BatchPaths, grader, window: list[Submission], history: dict, boot_id: str) -> None:
+    """Grade ``window`` concurrently; each record is saved, and its marker removed, as it arrives.
+
+    The markers say which submissions are in flight, so they are written before the grader gets the
+    window and, if the batch stops cleanly meanwhile, put back as they were (the stop is no crash).
+    """
+    alone = len(window) == 1
+    for s in window:
+        h = history[s.student]
+        others = [o.student for o in window if o is not s]
+        attempt = {"alone": alone, "with": others, "boot_id": boot_id}
+        marker = {"student": s.student, "digest": s.digest, "count": h.count, "alone": h.alone, "attempt": attempt}
+        atomic_write(paths.inflight(s.student), json.dumps(marker, indent=1))
+    by_path = {str(s.notebook): s for s in window}
+    saved = set()
+    try:
+        for result in grader.grade_many(list(by_path)):
+            s = by_path[result.path]
+            _save(paths, s, result, grader)
+            saved.add(s.student)
+    except BaseException:
+        for s in window:
+            if s.student not in saved:
+                _restore_marker(paths, s, history[s.student])
+        raise
+
+
+def _restore_marker(paths: BatchPaths, s: Submission, h: Crashes) -> None:
+    if h.count == 0:
+        paths.inflight(s.student).unlink(missing_ok=True)
+    else:
+        marker = {"student": s.student, "digest": s.digest, "count": h.count, "alone": h.alone}
+        atomic_write(paths.inflight(s.student), json.dumps(marker, indent=1))
+
+
+def _clear_stale_markers(paths: BatchPaths, keep: set[str]) -> None:
+    """Markers of submissions graded since, resubmitted or gone: a fresh batch does not need them."""
+    folder = paths.reports / "inflight"
+    if folder.is_dir():
+        for path in folder.glob("*.json"):
+            if path.stem not in keep:
+                path.unlink(missing_ok=True)
+
+
+def _save(paths: BatchPaths, s: Submission, result: SubmissionResult, grader, crashes: Crashes | None = None) -> None:
+    """Write the autograded notebook, then the record (atomically), then drop the in-flight marker."""
     from autograder.autograded import write_autograded_notebook
 
     result.student = s.student
+    result.path = s.source
+    result.notes = [*s.notes, *result.notes]
     write_autograded_notebook(paths.autograded(s.student), s, result, grader)
-    record = {"student": s.student, "digest": digest, "timestamp": s.timestamp, "result": result.to_dict()}
+    record = {"student": s.student, "digest": s.digest, "timestamp": s.timestamp, "result": result.to_dict()}
+    if crashes is not None:
+        record["crashes"] = {"count": crashes.count, "alone": crashes.alone}
     atomic_write(paths.record(s.student), json.dumps(record, indent=1))
+    paths.inflight(s.student).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM stops the batch like Ctrl-C (markers put back), not like a crash."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -76,7 +76,8 @@ def interrupted(course):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {s: (p.stat().st_mtime_ns, p.read_text()) for s, p in records(course).items()}
-    rerun = autograder("batch", ASSIGNMENT, "--course-dir", str(course), "--jobs", "2")
+    # the kill is a crash with carol alone in flight: --max-crashes 2 grades her again instead of giving zero
+    rerun = autograder("batch", ASSIGNMENT, "--course-dir", str(course), "--jobs", "2", "--max-crashes", "2")
     return {"before": before, "rerun": rerun}
 
 
@@ -163,6 +164,7 @@ def test_grade_json_is_gradescope_compatible(tmp_path):
         (["grade", ASSIGNMENT, "README.md", "--course-dir", "nowhere"], "does not exist"),
         (["grade", ASSIGNMENT, "README.md", "--jobs", "0"], "--jobs must be >= 1"),
         (["batch", ASSIGNMENT, "--course-dir", "tests"], "no submissions"),
+        (["batch", ASSIGNMENT, "--max-crashes", "0"], "--max-crashes must be >= 1"),
     ],
 )
 def test_usage_and_setup_errors_exit_2_with_a_fix(args, message):
