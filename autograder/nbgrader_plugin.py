@@ -85,12 +85,15 @@ class PlaceholderExporter(NotebookExporter):
 
 
 class _Cache:
-    """One warm Grader per (course directory, assignment) in this process, rebuilt when its inputs change."""
+    """One warm Grader per (course directory, assignment) in this process, rebuilt when its inputs change.
+
+    Inputs: the source notebook and the grader's folder and conftest (not ``course_lib``: restart
+    formgrader after changing it).
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._graders: dict[tuple[str, str], tuple[tuple, object]] = {}
-        self.starts = 0  # cold starts in this process (tests read it)
 
     @staticmethod
     def fingerprint(course_dir: Path, assignment: str) -> tuple:
@@ -114,7 +117,6 @@ class _Cache:
             log.info("starting the sandboxed grader for %s (kept warm for the rest of this process)", assignment)
             args = _GraderArgs(assignment, course_dir)
             grader = open_grader(args)
-            self.starts += 1
             self._graders[key] = (fingerprint, grader)
             return grader
 

@@ -24,9 +24,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.nbgrader_plugin import UnsandboxedExecution, refuse_unsandboxed_execution
 from tests.support import COURSE, ROOT
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # each nbgrader or batch command costs seconds; the hook tests are fast
 ASSIGNMENT = "ps1_bradley_terry"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 GRADED = ["ada", "ben", "cy", "eve", "fay", "zed"]  # dee loops until the cell time limit: too slow here
@@ -148,12 +149,14 @@ def graded(tmp_path_factory) -> dict:
     return {"course": course, "batch": by_batch, "nbgrader": snapshot(course), "log": proc.stdout + proc.stderr}
 
 
+@slow
 def test_stock_nbgrader_lets_a_submission_write_and_read_the_course(stock):
     assert (stock / EXAMPLES.MARKER).exists(), "fay's marker is missing: the stock pipeline did not run her code"
     nb = (stock / "autograded" / "fay" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
     assert grader_first_line(stock) in nb, "the stock pipeline should print the hidden grader's first line"
 
 
+@slow
 def test_nbgrader_autograde_writes_exactly_what_batch_writes(graded):
     ours, theirs = graded["nbgrader"], graded["batch"]
     assert sorted(theirs["records"]) == sorted(theirs["notebooks"]) == sorted(theirs["gradebook"]) == GRADED
@@ -165,6 +168,7 @@ def test_nbgrader_autograde_writes_exactly_what_batch_writes(graded):
             assert ours[part].get(student) == theirs[part][student], f"{part} of {student} differ"
 
 
+@slow
 def test_our_config_keeps_the_submission_out_of_the_course(graded):
     course = graded["course"]
     assert not (course / EXAMPLES.MARKER).exists()
@@ -180,18 +184,21 @@ def test_our_config_keeps_the_submission_out_of_the_course(graded):
     assert secret not in dump and "written by a submission" not in dump
 
 
+@slow
 def test_one_warm_grader_for_the_whole_run(graded):
     log = graded["log"]
     assert log.count("starting the sandboxed grader") == 1, log[-3000:]
     assert log.count("graded in the sandbox") == len(GRADED), log[-3000:]
 
 
+@slow
 def test_example_students_carry_names(graded):
     names = {s: row["name"] for s, row in graded["nbgrader"]["gradebook"].items()}
     assert names["ada"] == ("Ada", "Lovelace") and names["fay"] == ("Fay", "Snoop")
     assert all(first and last for first, last in names.values()), names
 
 
+@slow
 def test_validate_refuses_and_names_the_safe_command(graded):
     course = graded["course"]
     notebook = course / "submitted" / "fay" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -200,3 +207,17 @@ def test_validate_refuses_and_names_the_safe_command(graded):
     assert proc.returncode != 0, out[-3000:]
     assert "python -m autograder grade" in out, out[-3000:]
     assert not (course / EXAMPLES.MARKER).exists()
+
+
+@pytest.mark.parametrize(
+    "mode, fix", [("validate", "python -m autograder grade"), ("autograde", "python -m autograder batch")]
+)
+def test_execute_refuses_student_notebooks_and_names_the_safe_command(monkeypatch, mode, fix):
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    with pytest.raises(UnsandboxedExecution, match=fix):
+        refuse_unsandboxed_execution(cell=None, cell_index=0)
+
+
+def test_execute_still_runs_the_instructors_own_notebooks(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)  # generate_solution runs source/ notebooks
+    assert refuse_unsandboxed_execution(cell=None, cell_index=0) is None
