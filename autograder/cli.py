@@ -52,12 +52,6 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="give a submission zero once the batch has died this many times with it alone in flight (default 1)",
     )
-    batch.add_argument(
-        "--max-crashes",
-        type=int,
-        default=1,
-        help="give a submission zero once the batch has died this many times with it alone in flight (default 1)",
-    )
     return parser
 
 
@@ -117,9 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.jobs < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
-        return EXIT_SETUP
-    if getattr(args, "max_crashes", 1) < 1:
-        print(f"error: --max-crashes must be >= 1, got {args.max_crashes}", file=sys.stderr)
         return EXIT_SETUP
     if getattr(args, "max_crashes", 1) < 1:
         print(f"error: --max-crashes must be >= 1, got {args.max_crashes}", file=sys.stderr)
