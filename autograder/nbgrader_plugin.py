@@ -7,7 +7,8 @@ which grades the submission with the same :class:`~autograder.judge.Grader` and 
 autograded notebook, record (``reports/<assignment>/records/<student>.json``, notes included) and
 gradebook rows as ``python -m autograder batch``, through batch's own functions. nbgrader itself never
 opens the submitted notebook (:class:`PlaceholderExporter`); the sanitizing stage is empty because the
-grader takes every read-only cell, point value and metadata from the trusted source. So formgrader's
+grader takes every read-only cell, point value and metadata from the trusted source; the other files
+nbgrader copies from the submission folder are removed again. So formgrader's
 Autograde button, ``nbgrader autograde`` and ``batch`` are one grader behind three doors, and a batch
 run afterwards skips what the button graded (same record, same digest).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -177,6 +179,9 @@ class SandboxAutograde(NbGraderPreprocessor):
                 raise SetupError(f"cannot grade {course_dir}/submitted/{student}/{assignment}/: {why}")
             sub = mine[0]
             result = grader.judge_error(sub.source, sub.error) if sub.error else grader.grade(sub.notebook)
+            # nbgrader copied the submission folder's other files here, following links (a link to a
+            # hidden grader would reach feedback/); batch's folder holds only what _save writes
+            shutil.rmtree(paths.autograded(student), ignore_errors=True)
             _save(paths, sub, result, grader)
             autograded = build_autograded(sub.notebook, result, grader.source_nb, grader.source_roles)
         sync_gradebook(

@@ -74,7 +74,8 @@ def released_course(root: Path, stock: bool = False) -> Path:
 
 
 def add_students(course: Path, students: list[str]) -> None:
-    """The example students named in ``students`` (``zed``: a damaged notebook), with their names."""
+    """The example students named in ``students``, with their names; ``zed`` hands in a damaged notebook
+    and ``ben`` adds a link to the hidden grader next to his."""
     EXAMPLES.write_examples(course, [ASSIGNMENT])
     for folder in (course / "submitted").iterdir():
         if folder.name not in students:
@@ -84,6 +85,10 @@ def add_students(course: Path, students: list[str]) -> None:
         folder.mkdir(parents=True)
         (folder / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [')
         (folder / "timestamp.txt").write_text(EXAMPLES.STAMP + "\n")
+    if "ben" in students:  # an extra file that is a link to the hidden grader
+        (course / "submitted" / "ben" / ASSIGNMENT / "notes.txt").symlink_to(
+            course / "graders" / ASSIGNMENT / f"test_{ASSIGNMENT}.py"
+        )
     EXAMPLES.register_students(course, {**EXAMPLES.NAMES, "zed": ("Zed", "Broken")})
 
 
@@ -93,7 +98,8 @@ def grader_first_line(course: Path) -> str:
 
 
 def snapshot(course: Path) -> dict:
-    """Everything grading wrote: records (minus timings), autograded notebooks, gradebook rows."""
+    """Everything grading wrote: records (minus timings), autograded notebooks and the other files next to
+    them, gradebook rows."""
     records = {}
     for path in sorted((course / "reports" / ASSIGNMENT / "records").glob("*.json")):
         record = json.loads(path.read_text())
@@ -103,6 +109,10 @@ def snapshot(course: Path) -> dict:
     notebooks = {
         p.parent.parent.name: nbformat.reads(p.read_text(), as_version=4)
         for p in sorted((course / "autograded").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
+    }
+    folders = {
+        p.name: {f.name: f.read_bytes() for f in sorted((p / ASSIGNMENT).iterdir()) if f.suffix != ".ipynb"}
+        for p in sorted((course / "autograded").iterdir())
     }
     rows = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -116,7 +126,7 @@ def snapshot(course: Path) -> dict:
                 "grades": {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades},
                 "comments": {c.name: (c.auto_comment, c.manual_comment) for c in nb.comments},
             }
-    return {"records": records, "notebooks": notebooks, "gradebook": rows}
+    return {"records": records, "notebooks": notebooks, "folders": folders, "gradebook": rows}
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +173,7 @@ def test_nbgrader_autograde_writes_exactly_what_batch_writes(graded):
     scores = {s: r["score"] for s, r in theirs["gradebook"].items()}
     assert scores["ada"] == scores["fay"] == 8.0 and scores["eve"] == scores["zed"] == 0.0 and scores["ben"] < 8.0
     assert "not valid JSON" in theirs["records"]["zed"]["result"]["error"]
-    for part in ("records", "notebooks", "gradebook"):
+    for part in ("records", "notebooks", "folders", "gradebook"):
         for student in GRADED:
             assert ours[part].get(student) == theirs[part][student], f"{part} of {student} differ"
 
