@@ -3,7 +3,9 @@
 After :func:`sync_gradebook`, ``nbgrader formgrade``, ``generate_feedback`` and ``export`` see the
 autograder's scores exactly as if ``nbgrader autograde`` had written them: one submission per
 student, an ``auto_score`` on every autograder test cell, and written answers left for manual
-grading. Running it again updates the same rows; nothing is duplicated.
+grading. Running it again updates the same rows; nothing is duplicated. Under the course's
+``nbgrader_config.py``, ``nbgrader autograde`` and formgrader's Autograde button write their rows
+through this same function (``autograder/nbgrader_plugin.py``).
 """
 
 from __future__ import annotations
