@@ -754,3 +754,110 @@ def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
     assert result.score == 0
     assert any("budget" in n for n in result.notes), result.notes
     assert cpu < g.runner.budget.judge_cpu + 5, f"the judge spent {cpu:.1f} s of CPU on one submission"
+
+
+# -- memory pressure: the judge survives, the batch completes ---------------------------------------
+
+HOG = r"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+for _ in range(8):  # System V segments, touched, then detached: in no process's RSS, outside RLIMIT_AS
+    shmid = libc.shmget(0, 256 * 2**20, 0o1000 | 0o600)
+    addr = libc.shmat(shmid, None, 0) if shmid >= 0 else None
+    if addr not in (None, ctypes.c_void_p(-1).value):
+        ctypes.memset(addr, 1, 256 * 2**20)
+        libc.shmdt(addr)
+blocks = []
+for _ in range(48):  # then up to 3 GiB of ordinary memory, every page touched
+    blocks.append(b"x" * (64 * 2**20))
+"""
+
+
+def _pressure_cgroup(limit: int):
+    """A memory-limited cgroup for the test (below this process's own), or a reason why there is none."""
+    from autograder import cgroups
+
+    if os.geteuid() != 0:
+        return None, "needs root to make a cgroup"
+    mounts = cgroups._mounts(Path("/proc/self/mountinfo").read_text())
+    own = cgroups._own_paths(Path("/proc/self/cgroup").read_text())
+    name = f"adversarial-pressure-{os.getpid()}"
+    if "memory" in mounts and "memory" in own:  # v1
+        folder = mounts["memory"] / own["memory"].lstrip("/") / name
+        folder.mkdir()
+        (folder / "memory.limit_in_bytes").write_text(str(limit))
+        if (folder / "memory.memsw.limit_in_bytes").exists():
+            (folder / "memory.memsw.limit_in_bytes").write_text(str(limit))
+        return folder, ""
+    if "" in mounts and "" in own:  # v2: needs a delegated subtree
+        folder = mounts[""] / own[""].lstrip("/") / name
+        try:
+            folder.mkdir()
+            (folder / "memory.max").write_text(str(limit))
+            (folder / "memory.swap.max").write_text("0")
+            return folder, ""
+        except OSError as err:
+            return None, f"cgroup v2 here does not let this test limit memory: {err}"
+    return None, "no memory cgroup controller on this machine"
+
+
+def test_memory_pressure_kills_the_sandbox_not_the_judge(tmp_path):
+    """Item 2: a submission drives its judge's cgroup into memory pressure; the kernel ends the sandbox
+    (oom_score_adj 1000), the judge (-900) survives, and the batch writes every output."""
+    import shutil
+    import subprocess
+    import sys
+
+    limit = 1536 * 2**20  # less than the sandbox's own 3 GiB: the judge's group runs out first
+    folder, why = _pressure_cgroup(limit)
+    if folder is None:
+        pytest.skip(why)
+    try:
+        course = tmp_path / "course"
+        shutil.copytree(COURSE / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
+        shutil.copytree(COURSE / "graders" / ASSIGNMENT, course / "graders" / ASSIGNMENT)
+        shutil.copy(COURSE / "graders" / "conftest.py", course / "graders")
+        shutil.copy(COURSE / "nbgrader_config.py", course)
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT], cwd=course, env=env, check=True
+        )
+        plan = {"ann": None, "hog": {LOSS: HOG + reference(LOSS)}, "zed": None}
+        for student, answers in plan.items():
+            make_submission(ASSIGNMENT, course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", answers)
+        procs = folder / "cgroup.procs"
+        proc = subprocess.run(
+            [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--course-dir", str(course), "--jobs", "1"],
+            preexec_fn=lambda: procs.write_text(str(os.getpid())),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if (folder / "memory.max_usage_in_bytes").exists():  # v1: the group's peak reached its limit
+            usage = int((folder / "memory.max_usage_in_bytes").read_text())
+            hits = int(usage >= 0.97 * limit)
+        else:  # v2
+            events = dict(line.split() for line in (folder / "memory.events").read_text().splitlines())
+            hits, usage = int(events["max"]) + int(events["oom_kill"]), events
+    finally:
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert hits >= 1, f"the test must really have driven the judge's cgroup to its memory limit: {usage}"
+    records = {p.stem: json.loads(p.read_text()) for p in (course / "reports" / ASSIGNMENT / "records").glob("*.json")}
+    assert set(records) == set(plan)
+    assert records["ann"]["result"]["score"] == MAX and records["zed"]["result"]["score"] == MAX
+    hog = records["hog"]["result"]
+    assert hog["score"] == POINTS[METRICS] + POINTS[GAP], hog  # its memory-hungry cell was skipped, the rest counts
+    assert any("memory limit" in n or "process exited" in n for n in hog["notes"]), hog["notes"]
+    for output in ("scores.csv", "results.json", "report.html"):
+        assert (course / "reports" / ASSIGNMENT / output).is_file(), output
