@@ -388,7 +388,7 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
         results = {student: SubmissionResult.from_dict(rec["result"]) for student, rec in records.items() if rec}
         stamps = {s.student: s.timestamp for s in submissions}
         sync_gradebook(paths.course_dir, args.assignment, results, stamps, grader.source_roles, db_url=args.db)
-        outputs = write_outputs(paths, args.assignment, results, str(grader.isolation))
+        outputs = write_outputs(paths, args.assignment, results, str(grader.isolation), grader.layers)
     for name, path in outputs.items():
         print(f"{name}: {path}")
     return 0

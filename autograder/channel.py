@@ -167,6 +167,7 @@ def run_once(
     buffer, seen = b"", set()
     frame_limit = min(FRAME_LIMIT, frame_budget)
     phase_deadline, current, give_up, finished = start + cell_timeout, None, None, False
+    # give_up: once set, the tree has been killed and only the pipes' last bytes are read until then
 
     def kill(kind: str, reason: str) -> None:
         nonlocal give_up
@@ -176,7 +177,7 @@ def run_once(
             give_up = time.monotonic() + KILL_WAIT
 
     try:
-        while sel.get_map() and not finished:
+        while sel.get_map():
             now = time.monotonic()
             if total_deadline is not None and now > total_deadline:
                 kill("total_timeout", "the submission ran past its total time limit")
@@ -197,7 +198,7 @@ def run_once(
                     log.output_dropped += len(chunk) - len(chunk[:keep])
                     continue
                 if give_up is not None:
-                    continue  # killed: drain, do not parse
+                    continue  # killed or finished: drain, do not parse
                 log.received += len(chunk)
                 if log.received > frame_limit:
                     kill("too_much_data", f"returned more than {frame_limit / 2**20:.1f} MiB of data")
@@ -207,10 +208,10 @@ def run_once(
                 for line in lines:
                     frame = _parse_frame(line)
                     kind = frame and frame.get("kind")
-                    key = (kind, str(frame.get("index", frame.get("id")))[:40]) if frame else None
-                    if kind not in KEPT or key in seen:
+                    ident = (kind, str(frame.get("index", frame.get("id")))[:40]) if frame else None
+                    if kind not in KEPT or ident in seen:
                         continue
-                    seen.add(key)
+                    seen.add(ident)
                     log.frames.append(frame)
                     if kind == "cell_start" and type(frame.get("index")) is int:
                         current = ("cell", frame["index"])
@@ -221,10 +222,14 @@ def run_once(
                     elif kind in ("cell", "probe"):
                         current = None
                     elif kind == "done":
-                        finished = True  # all results are in: end the run now, whatever still runs
+                        finished = True
+                        break
                     elif kind == "setup_error" and len(log.frames) == 1:
                         # only the worker sends it, before any student code runs: later ones are forged
                         log.setup_error = str(frame.get("message"))[:500]
+                if finished and give_up is None:  # all results are in: end the tree now, read what it printed
+                    _kill(pidfd)
+                    give_up = time.monotonic() + KILL_WAIT
     finally:
         _kill(pidfd)  # whatever happened, nothing of this job survives it
         _wait_exit(pidfd, KILL_WAIT)

@@ -71,7 +71,9 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def instructor_report(assignment: str, results: dict[str, SubmissionResult], isolation: str) -> str:
+def instructor_report(
+    assignment: str, results: dict[str, SubmissionResult], isolation: str, layers: list[str] = ()
+) -> str:
     rs = sorted(results.items())
     max_score = max((r.max_score for _, r in rs), default=0.0)
     scores = [r.score for _, r in rs]
@@ -84,6 +86,11 @@ def instructor_report(assignment: str, results: dict[str, SubmissionResult], iso
         )
         + "</p>"
     ]
+    if layers:  # what isolated every sandbox; a missing layer is named, in capitals
+        items = "".join(f"<li>{_esc(layer)}</li>" for layer in layers)
+        parts.append(
+            f"<details><summary>Isolation layers in force ({len(layers)})</summary><ul>{items}</ul></details>"
+        )
     if rs:
         parts.append(
             f'<h2>Scores</h2><img alt="score histogram" src="data:image/png;base64,{_histogram_png(scores, max_score)}">'
@@ -147,7 +154,9 @@ def student_feedback(assignment: str, student: str, r: SubmissionResult) -> str:
     return _page(f"{assignment}: feedback for {student}", head + _table(["test", "points", "result", "message"], rows))
 
 
-def write_outputs(paths, assignment: str, results: dict[str, SubmissionResult], isolation: str) -> dict:
+def write_outputs(
+    paths, assignment: str, results: dict[str, SubmissionResult], isolation: str, layers: list[str] = ()
+) -> dict:
     """Write CSV, JSON, feedback and report under ``reports/<assignment>/``; returns their paths."""
     out = paths.reports
     buf = io.StringIO()
@@ -159,12 +168,13 @@ def write_outputs(paths, assignment: str, results: dict[str, SubmissionResult], 
     payload = {
         "assignment": assignment,
         "isolation": isolation,
+        "layers": list(layers),
         "submissions": [r.to_dict() for _, r in sorted(results.items())],
     }
     atomic_write(out / "results.json", json.dumps(payload, indent=1))
     for student, r in results.items():
         atomic_write(out / "feedback" / f"{student}.html", student_feedback(assignment, student, r))
-    atomic_write(out / "report.html", instructor_report(assignment, results, isolation))
+    atomic_write(out / "report.html", instructor_report(assignment, results, isolation, layers))
     return {
         "scores": out / "scores.csv",
         "results": out / "results.json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import shutil
@@ -126,6 +127,9 @@ def test_reports_csv_and_student_feedback(course, interrupted):
     report = (reports / "report.html").read_text()
     assert "isolation in force: <b>namespaces</b>" in report and "data:image/png;base64" in report
     assert "test_loss_stable_for_huge_gaps" in report
+    layers = json.loads((reports / "results.json").read_text())["layers"]
+    assert any(layer.startswith("seccomp filter:") for layer in layers), layers  # every layer is named
+    assert all(html.escape(layer) in report for layer in layers)
     feedback = (reports / "feedback" / "dave.html").read_text()
     assert "failed" in feedback and "student_output" not in feedback
 
