@@ -90,7 +90,7 @@ def _grade(args) -> int:
 
 
 def open_grader(args):
-    """A Grader whose zygote starts before this process imports torch, so the two imports overlap."""
+    """An Autograder whose zygote starts before this process imports torch, so the two imports overlap."""
     from autograder.assignment import assignment_paths, preload_modules
     from autograder.channel import Zygote
 

@@ -3,7 +3,7 @@
 The course's ``nbgrader_config.py`` calls :func:`use_sandbox`. nbgrader's autograde pipeline (stock:
 clear outputs, overwrite cells, then ``Execute`` runs the student's notebook in an ordinary kernel, as
 the instructor, with the course directory in reach) becomes one preprocessor, :class:`SandboxAutograde`,
-which grades the submission with the same :class:`~autograder.judge.Grader` and writes the same
+which grades the submission with the same :class:`~autograder.service.Autograder` and writes the same
 autograded notebook, record (``reports/<assignment>/records/<student>.json``, notes included) and
 gradebook rows as ``python -m autograder batch``, through batch's own functions. nbgrader itself never
 opens the submitted notebook (:class:`PlaceholderExporter`); the sanitizing stage is empty because the
@@ -12,7 +12,7 @@ nbgrader copies from the submission folder are removed again. So formgrader's
 Autograde button, ``nbgrader autograde`` and ``batch`` are one grader behind three doors, and a batch
 run afterwards skips what the button graded (same record, same digest).
 
-One Grader per assignment is kept per process: ``nbgrader autograde`` grades all its students with
+One Autograder per assignment is kept per process: ``nbgrader autograde`` grades all its students with
 one, and formgrader (which autogrades in the server process) keeps it warm between clicks; it is
 rebuilt when the grader, its conftest or the source notebook change.
 
@@ -87,7 +87,7 @@ class PlaceholderExporter(NotebookExporter):
 
 
 class _Cache:
-    """One warm Grader per (course directory, assignment) in this process, rebuilt when its inputs change.
+    """One warm Autograder per (course directory, assignment) in this process, rebuilt when its inputs change.
 
     Inputs: the source notebook and the grader's folder and conftest (not ``course_lib``: restart
     formgrader after changing it).

@@ -8,7 +8,7 @@ by forked workers count once) of each command's whole process tree (sampled ever
 All grade ps1_bradley_terry (its notebook imports torch). Stock nbgrader (the course config without
 ``use_sandbox(c)``) runs every cell of each notebook in a fresh kernel; ``python -m autograder batch``
 runs the answer cells and hidden probes in forked sandboxes; ``nbgrader autograde`` with the course's
-own config goes through the same sandbox (one cold Grader for the run) and its gradebook work.
+own config goes through the same sandbox (one cold Autograder for the run) and its gradebook work.
 """
 
 from __future__ import annotations

@@ -8,49 +8,51 @@ import time
 import pytest
 
 from autograder.assignment import SetupError
-from autograder.judge import BASE_UID, Grader
-from autograder.sandbox import LEVELS, level_works
+from autograder.runner import BASE_UID
+from autograder.sandbox import LEVELS, Isolation, level_works
+from autograder.service import Autograder
 from tests.autograder.test_adversarial import ASSIGNMENT, DAEMON, MAX, NOTHING, attack
 from tests.support import COURSE, make_submission
 
 pytestmark = pytest.mark.slow
 
 
-def _sandbox_processes() -> list[str]:
+def _processes_of(uids) -> list[str]:
     alive = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if BASE_UID <= os.stat(f"/proc/{pid}").st_uid < BASE_UID + 64:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
                 alive.append(pid)
         except OSError:
             pass
     return alive
 
 
-@pytest.mark.parametrize("level", [lvl for lvl in LEVELS if lvl != "none"])
+@pytest.mark.parametrize("level", [lvl for lvl in Isolation if lvl != Isolation.NONE])
 def test_each_working_level_grades_and_cleans_up(level, tmp_path):
     if not level_works(level):
         with pytest.raises(SetupError, match="does not work on this machine"):
-            Grader(ASSIGNMENT, COURSE, jobs=1, isolation=level)
+            Autograder(ASSIGNMENT, COURSE, jobs=1, isolation=level)
         return
     honest = make_submission(ASSIGNMENT, tmp_path / "honest.ipynb")
     daemon = make_submission(ASSIGNMENT, tmp_path / "daemon.ipynb", attack(DAEMON))
-    with Grader(ASSIGNMENT, COURSE, jobs=1, isolation=level, self_check=False, cell_timeout=8) as g:
+    with Autograder(ASSIGNMENT, COURSE, jobs=1, isolation=level, self_check=False, cell_timeout=8) as g:
         assert g.isolation == level
         assert g.grade(honest).score == MAX
         result = g.grade(daemon)
+        uids = g.runner.uids or range(BASE_UID, BASE_UID + 4096)  # no uids of its own in a user namespace
     assert result.score == 0 and "daemon launched" in result.student_output
     time.sleep(0.5)
-    assert not _sandbox_processes()
+    assert not _processes_of(uids)
 
 
 def test_unknown_level_is_a_setup_error():
     with pytest.raises(SetupError, match="isolation must be one of"):
-        Grader(ASSIGNMENT, COURSE, jobs=1, isolation="chroot", self_check=False)
+        Autograder(ASSIGNMENT, COURSE, jobs=1, isolation="chroot", self_check=False)
 
 
 def test_nothing_answers_score_zero_at_the_default_level(tmp_path):
-    with Grader(ASSIGNMENT, COURSE, jobs=1, self_check=False) as g:
+    with Autograder(ASSIGNMENT, COURSE, jobs=1, self_check=False) as g:
         assert g.isolation == next(lvl for lvl in LEVELS if level_works(lvl))
         assert g.grade(make_submission(ASSIGNMENT, tmp_path / "n.ipynb", NOTHING)).score == 0
 
