@@ -1,5 +1,7 @@
 """ps1_bradley_terry: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
+from tests.assignments.stubs import raising_answers
+
 ASSIGNMENT = "ps1_bradley_terry"
 
 _LOSS_HEAD = "def bradley_terry_loss(reward_chosen, reward_rejected, margin=0.0, reduction='mean'):\n"
@@ -87,6 +89,8 @@ WRONG = {
     "gap_overflow": {
         "loss_vs_gap": "def loss_vs_gap(gaps):\n    return torch.log(1 + torch.exp(-torch.as_tensor(gaps)))\n"
     },
+    # every test: functions that only raise implement nothing (a bad-input test pays only with a right answer)
+    "raise_everything": raising_answers(ASSIGNMENT),
 }
 
 REEXPORT = {

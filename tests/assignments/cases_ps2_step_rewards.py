@@ -1,5 +1,7 @@
 """ps2_step_rewards: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
+from tests.assignments.stubs import raising_answers
+
 ASSIGNMENT = "ps2_step_rewards"
 
 _ASSIGN = """
@@ -86,6 +88,8 @@ WRONG = {
         "decay_sweep": "def decay_sweep(solution, decays, outcome_reward=1.0):\n"
         "    return {d: [r for _, r in assign_step_rewards(solution, 1.0, d)] for d in decays}\n"
     },
+    # every test: functions that only raise implement nothing (a bad-input test pays only with a right answer)
+    "raise_everything": raising_answers(ASSIGNMENT),
 }
 
 REEXPORT = {

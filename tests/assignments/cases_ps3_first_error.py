@@ -1,5 +1,6 @@
 """ps3_first_error: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
+from tests.assignments.stubs import raising_answers
 from tests.support import reference_answer
 
 ASSIGNMENT = "ps3_first_error"
@@ -153,6 +154,8 @@ def first_error_step(solution, ground_truth):
         "    if not scores:\n        raise ValueError('empty')\n"
         "    return {'prod': math.prod(scores), 'last': scores[-1], 'mean': sum(scores) / len(scores)}.get(method, min(scores))\n"
     },
+    # every test: functions that only raise implement nothing (a bad-input test pays only with a right answer)
+    "raise_everything": raising_answers(ASSIGNMENT),
 }
 
 REEXPORT = {

@@ -1,5 +1,6 @@
 """ps4_neural_prm: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
+from tests.assignments.stubs import raising_answers
 from tests.support import reference_answer
 
 ASSIGNMENT = "ps4_neural_prm"
@@ -144,6 +145,8 @@ WRONG = {
         "prm_loss": "def prm_loss(logits, labels):\n    keep = labels != -100\n"
         "    return F.binary_cross_entropy_with_logits(logits[keep], labels[keep].float())\n"
     },
+    # every test: functions that only raise implement nothing (a bad-input test pays only with a right answer)
+    "raise_everything": raising_answers(ASSIGNMENT),
 }
 
 REEXPORT = {

@@ -1,5 +1,6 @@
 """ps5_calibration: alternative correct answers, typical mistakes, re-exports (see test_assignments.py)."""
 
+from tests.assignments.stubs import raising_answers
 from tests.support import reference_answer
 
 ASSIGNMENT = "ps5_calibration"
@@ -163,6 +164,8 @@ def fit_temperature(margins, labels):
     },
     # test_temperature_*: coarse grid, no refinement (not within 1%)
     "coarse_grid": {"fit_temperature": _TEMPERATURE.replace("for _ in range(4):", "for _ in range(1):")},
+    # every test: functions that only raise implement nothing (a bad-input test pays only with a right answer)
+    "raise_everything": raising_answers(ASSIGNMENT),
 }
 
 REEXPORT = {

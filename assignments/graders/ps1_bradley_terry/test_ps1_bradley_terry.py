@@ -18,6 +18,7 @@ REFERENCE = [
     "course_lib.training.reward_model.preference_probability",
     "course_lib.training.reward_model.pairwise_accuracy",
 ]
+COURSE_LIB = []  # the notebook uses nothing of course_lib
 T = torch.tensor
 CHOSEN = T([2.0, -1.0, 0.5, 3.0, -0.25])
 REJECTED = T([0.5, 0.2, 0.5, -1.0, 1.75])
@@ -51,8 +52,9 @@ def close(got, expected, atol=1e-5, rtol=1e-4) -> bool:
 
 
 def expect_tensor(outcome, expected, what: str) -> None:
+    """Messages say which case and what is wrong, never a value: feedback must not hand out the answers."""
     got = outcome.tensor()
-    assert got.shape == expected.shape, f"{what}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    assert got.shape == expected.shape, f"{what}: wrong shape"
     assert bool(torch.isfinite(got).all()), f"{what}: contains inf or nan"
     assert close(got, expected), f"{what}: wrong values"
 
@@ -63,7 +65,7 @@ CELL = "test_bradley_terry_loss"
 
 @points(0.5, cell=CELL)
 def test_loss_mean_value(student):
-    expect_tensor(student[loss_mean], ref_loss(CHOSEN, REJECTED), "mean loss")
+    expect_tensor(student[loss_mean], ref_loss(CHOSEN, REJECTED), "bradley_terry_loss with the default mean reduction")
 
 
 @points(0.5, cell=CELL)
@@ -71,52 +73,77 @@ def test_loss_gradient(student):
     grads = student[loss_mean].gradients()
     gap = CHOSEN - REJECTED
     expected = (torch.sigmoid(gap) - 1) / len(gap)  # d mean(-logsigmoid(gap)) / d r_chosen
-    assert close(grads[0], expected) and close(grads[1], -expected), "gradient is not (sigmoid(gap) - 1) / N"
+    assert close(grads[0], expected) and close(grads[1], -expected), (
+        "bradley_terry_loss: wrong gradient (the mean loss has d/d reward_chosen = (sigmoid(gap) - 1) / N)"
+    )
 
 
 @points(0.5, cell=CELL)
 def test_loss_reductions(student):
-    expect_tensor(student[loss_sum], ref_loss(CHOSEN, REJECTED, reduction="sum"), "reduction='sum'")
-    expect_tensor(student[loss_none], ref_loss(CHOSEN, REJECTED, reduction="none"), "reduction='none'")
+    expect_tensor(
+        student[loss_sum], ref_loss(CHOSEN, REJECTED, reduction="sum"), "bradley_terry_loss with reduction='sum'"
+    )
+    expect_tensor(
+        student[loss_none], ref_loss(CHOSEN, REJECTED, reduction="none"), "bradley_terry_loss with reduction='none'"
+    )
 
 
 @points(0.5, cell=CELL)
 def test_loss_margin(student):
-    expect_tensor(student[loss_margin], ref_loss(CHOSEN, REJECTED, 0.75, "none"), "margin=0.75")
-    expect_tensor(student[loss_margin_tensor], ref_loss(CHOSEN, REJECTED, MARGINS, "none"), "per-pair margins")
+    expect_tensor(
+        student[loss_margin], ref_loss(CHOSEN, REJECTED, 0.75, "none"), "bradley_terry_loss with a float margin"
+    )
+    expect_tensor(
+        student[loss_margin_tensor],
+        ref_loss(CHOSEN, REJECTED, MARGINS, "none"),
+        "bradley_terry_loss with a tensor of per-pair margins",
+    )
 
 
 @points(1.0, cell=CELL)
 def test_loss_stable_for_huge_gaps(student):
     outcome = student[loss_huge]
-    expect_tensor(outcome, ref_loss(HUGE_C, HUGE_R, reduction="none"), "gaps of +-1e4")
-    assert close(outcome.gradients()[0], torch.sigmoid(HUGE_C - HUGE_R) - 1), "gradient wrong for huge gaps"
+    expect_tensor(outcome, ref_loss(HUGE_C, HUGE_R, reduction="none"), "bradley_terry_loss on huge reward gaps")
+    assert close(outcome.gradients()[0], torch.sigmoid(HUGE_C - HUGE_R) - 1), (
+        "bradley_terry_loss: wrong gradient on huge reward gaps"
+    )
 
 
 @points(0.25, cell=CELL)
 def test_loss_accepts_lists_arrays_and_2d(student):
-    assert close(student[loss_lists].tensor(), ref_loss([1.0, 0.0], [0.0, 1.0])), "lists"
+    assert close(student[loss_lists].tensor(), ref_loss([1.0, 0.0], [0.0, 1.0])), (
+        "bradley_terry_loss on Python lists: wrong value"
+    )
     assert close(student[loss_numpy].tensor(), ref_loss(T([1.0, 0.0]), T([0.0, 1.0]), reduction="none")), (
-        "numpy arrays"
+        "bradley_terry_loss on numpy arrays: wrong values"
     )
     expected_2d = ref_loss(CHOSEN[:4].reshape(2, 2), REJECTED[:4].reshape(2, 2), reduction="none")
-    expect_tensor(student[loss_2d], expected_2d, "2-D rewards with reduction='none'")
+    expect_tensor(student[loss_2d], expected_2d, "bradley_terry_loss on 2-D rewards with reduction='none'")
 
 
 @points(0.25, cell=CELL)
 def test_loss_rejects_bad_input(student):
-    assert student[loss_mismatch].raises("ValueError"), "a shape mismatch must raise ValueError"
-    assert student[loss_bad_reduction].raises("ValueError"), "reduction='max' must raise ValueError"
+    """Pays only with a right answer on valid input too: a function that always raises earns nothing."""
+    expect_tensor(student[loss_none], ref_loss(CHOSEN, REJECTED, reduction="none"), "bradley_terry_loss")
+    assert student[loss_mismatch].raises("ValueError"), "bradley_terry_loss: a shape mismatch must raise ValueError"
+    assert student[loss_bad_reduction].raises("ValueError"), (
+        "bradley_terry_loss: an unknown reduction must raise ValueError"
+    )
 
 
 @points(0.5, cell=CELL)
 def test_loss_is_log2_at_equal_rewards_and_decreasing(student):
     losses = student[loss_none].tensor()
+    assert losses.shape == CHOSEN.shape, "bradley_terry_loss with reduction='none': wrong shape"
     gaps = CHOSEN - REJECTED
     order = torch.argsort(gaps)
-    assert bool((losses[order][1:] < losses[order][:-1]).all()), "the loss must fall as the gap grows"
+    assert bool((losses[order][1:] < losses[order][:-1]).all()), (
+        "bradley_terry_loss: the loss must fall as the gap grows"
+    )
     equal = gaps == 0
-    assert close(losses[equal], torch.full((int(equal.sum()),), math.log(2))), "equal rewards must give log 2"
+    assert close(losses[equal], torch.full((int(equal.sum()),), math.log(2))), (
+        "bradley_terry_loss: equal rewards must give log 2"
+    )
 
 
 # -- preference_probability and pairwise_accuracy: 2 points --------------------------------------
@@ -130,22 +157,20 @@ def test_probability(student):
 
 @points(0.5, cell=CELL2)
 def test_probability_huge_gaps(student):
-    expect_tensor(student[prob_huge], ref_probability(HUGE_C, HUGE_R), "probability at gaps of +-1e4")
+    expect_tensor(student[prob_huge], ref_probability(HUGE_C, HUGE_R), "preference_probability on huge reward gaps")
 
 
 @points(0.5, cell=CELL2)
 def test_accuracy_is_a_float(student):
     got = student[acc_typical].float()
-    assert math.isclose(got, ref_accuracy(CHOSEN, REJECTED), abs_tol=1e-6), f"accuracy {got}"
+    assert math.isclose(got, ref_accuracy(CHOSEN, REJECTED), abs_tol=1e-6), "pairwise_accuracy: wrong value"
 
 
 @points(0.5, cell=CELL2)
 def test_accuracy_ties_are_wrong_and_bad_shapes_raise(student):
     got = student[acc_ties].float()
-    assert math.isclose(got, 0.25, abs_tol=1e-6), (
-        f"with two ties, one win and one loss the accuracy is 0.25, got {got}"
-    )
-    assert student[acc_mismatch].raises("ValueError"), "a shape mismatch must raise ValueError"
+    assert math.isclose(got, 0.25, abs_tol=1e-6), "pairwise_accuracy with ties: wrong value (a tie is not a win)"
+    assert student[acc_mismatch].raises("ValueError"), "pairwise_accuracy: a shape mismatch must raise ValueError"
 
 
 # -- loss_vs_gap: 2 points -------------------------------------------------------------------
@@ -155,14 +180,14 @@ CELL3 = "test_loss_vs_gap"
 @points(1.0, cell=CELL3)
 def test_loss_vs_gap_values(student):
     gaps = torch.linspace(-8, 8, 33)
-    expect_tensor(student[gap_values], torch.nn.functional.softplus(-gaps), "loss_vs_gap on [-8, 8]")
+    expect_tensor(student[gap_values], torch.nn.functional.softplus(-gaps), "loss_vs_gap on moderate gaps")
 
 
 @points(1.0, cell=CELL3)
 def test_loss_vs_gap_extreme(student):
     gaps = T([-1e4, -50.0, 50.0, 1e4])
-    expect_tensor(student[gap_huge], torch.nn.functional.softplus(-gaps), "loss_vs_gap at +-1e4")
+    expect_tensor(student[gap_huge], torch.nn.functional.softplus(-gaps), "loss_vs_gap on huge gaps")
     got = student[gap_huge].tensor()
     assert float(got[-1]) < 1e-12 and float(got[0]) > 9e3, (
-        "the loss must vanish for large gaps and grow like -gap for small ones"
+        "loss_vs_gap: the loss must vanish for large gaps and grow like -gap for very negative ones"
     )

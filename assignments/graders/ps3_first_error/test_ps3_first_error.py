@@ -21,6 +21,7 @@ REFERENCE = [
     "course_lib.credit_assignment.process_reward.first_error_step",
     "course_lib.credit_assignment.process_reward.aggregate_steps",
 ]
+COURSE_LIB = []  # the notebook uses nothing of course_lib
 STEPS = {
     "right": ["So 45 - 18 = 27.", "So 7 * 8 = 56.", "So 96 / 4 = 24.", "So 2 + 3 + 4 = 9.", "So 13 x 3 = 39."],
     "wrong": ["So 45 - 18 = 28.", "So 7 * 8 = 54.", "So 96 / 4 = 23.", "So 2 + 3 + 4 = 10.", "So 13 x 3 = 36."],
@@ -35,6 +36,16 @@ STEPS = {
     "precedence": ["So 2 + 3 * 4 = 14.", "So 2 + 3 * 4 = 20."],
     "none": ["We start with 45 apples.", "Step 3: It buys 4 more.", "The shop has 1,200 boxes."],
 }
+KIND_OF_STEP = {  # what feedback says about each kind of step: never the step itself
+    "right": "a correct claim",
+    "wrong": "a wrong claim",
+    "commas": "numbers with thousands separators",
+    "rounding": "a result rounded to the decimals it shows",
+    "negative": "a negative result",
+    "two_claims": "a step with two claims",
+    "precedence": "* and / before + and -",
+    "none": "a step with no claim (None)",
+}
 ANSWERS = [
     "Step 1: ...\nThe answer is: 1,200",
     "So the answer is $27.",
@@ -43,20 +54,37 @@ ANSWERS = [
     "no final answer here",
     "The answer is: -4",
 ]
+KIND_OF_ANSWER = [
+    "a thousands separator",
+    "a dollar sign",
+    "upper case without a colon",
+    "two answers (the last one counts)",
+    "no answer (None)",
+    "a negative answer",
+]
 
 
 def _solutions():
-    """Generated solutions with a known first wrong step, one per error kind, plus right ones."""
+    """``(text, ground truth, description)``: solutions with a known first wrong step (two per error kind), right ones."""
     gen, out = ProblemGenerator(seed=20261125), []
     for kind in ERROR_KINDS:
         for _ in range(2):
             problem = gen.problem()
-            out.append((gen.wrong_solution(problem, kind).text, problem.answer))
+            text = gen.wrong_solution(problem, kind).text
+            out.append((text, problem.answer, f"a solution with an error of kind {kind}"))
     for _ in range(2):
         problem = gen.problem()
-        out.append((gen.correct_solution(problem).text, problem.answer))
+        out.append((gen.correct_solution(problem).text, problem.answer, "a correct solution"))
     crlf = "Step 1: We start with 1,000 coins.\r\n\r\nStep 2: It spends 250. So 1,000 - 250 = 750.\r\nThe answer is: $750\r\n"
-    out += [(crlf, 750.0), (crlf, 760.0), ("Step 1: So 2 + 2 = 5.\nStep 2: So 5 + 1 = 6.\nThe answer is: 6", 5.0)]
+    out += [
+        (crlf, 750.0, "a correct solution with \\r\\n line ends"),
+        (crlf, 760.0, "a solution whose only error is its final answer"),
+        (
+            "Step 1: So 2 + 2 = 5.\nStep 2: So 5 + 1 = 6.\nThe answer is: 6",
+            5.0,
+            "a solution wrong from its first step",
+        ),
+    ]
     return out
 
 
@@ -66,8 +94,8 @@ SCORE_LISTS = [[0.9, 0.5, 1.0], [0.2], [1.0, 1.0, 0.7, 0.7], [0.6, 0.1, 0.9]]
 # -- probes: run in the sandbox ---------------------------------------------------------------
 check = {kind: [call("check_arithmetic", s) for s in steps] for kind, steps in STEPS.items()}
 answers = [call("extract_answer", text) for text in ANSWERS]
-scores = [call("score_steps", text, truth) for text, truth in SOLUTIONS]
-first = [call("first_error_step", text, truth) for text, truth in SOLUTIONS]
+scores = [call("score_steps", text, truth) for text, truth, _ in SOLUTIONS]
+first = [call("first_error_step", text, truth) for text, truth, _ in SOLUTIONS]
 aggregates = {m: [call("aggregate_steps", s, method=m) for s in SCORE_LISTS] for m in ("min", "prod", "last", "mean")}
 aggregate_default = call("aggregate_steps", [0.8, 0.3, 0.9])
 aggregate_empty = call("aggregate_steps", [])
@@ -76,10 +104,13 @@ aggregate_tuple = call("aggregate_steps", (0.5, 0.25), method="prod")
 
 
 def expect_checks(student, kind: str) -> None:
+    """Messages name the kind of step, never the step or the expected verdict: feedback must not hand out answers."""
     for probe, step in zip(check[kind], STEPS[kind]):
         got = student[probe].returned()
-        expected = ref_check(step)
-        assert got is expected, f"check_arithmetic({step!r}) returned {got!r}, expected {expected!r}"
+        assert got is None or type(got) is bool, (
+            f"check_arithmetic returned a {type(got).__name__}; it must return True, False or None"
+        )
+        assert got is ref_check(step), f"check_arithmetic on {KIND_OF_STEP[kind]}: wrong verdict"
 
 
 # -- check_arithmetic: 3 points -------------------------------------------------------------------
@@ -121,13 +152,13 @@ def test_check_precedence(student):
 # -- extract_answer: 1 point ----------------------------------------------------------------------
 @points(1, cell="test_extract_answer")
 def test_extract_answer(student):
-    for probe, text, expected in zip(answers, ANSWERS, [1200.0, 27.0, 3.5, 12.0, None, -4.0]):
+    for probe, kind, expected in zip(answers, KIND_OF_ANSWER, [1200.0, 27.0, 3.5, 12.0, None, -4.0]):
         got = student[probe].returned()
         if expected is None:
-            assert got is None, f"extract_answer({text!r}) returned {got!r}, expected None"
+            assert got is None, f"extract_answer on {kind}: must return None"
         else:
-            assert type(got) is float, f"extract_answer({text!r}) returned a {type(got).__name__}, expected float"
-            assert math.isclose(got, expected), f"extract_answer({text!r}) returned {got}, expected {expected}"
+            assert type(got) is float, f"extract_answer on {kind}: returned a {type(got).__name__}, must be a float"
+            assert math.isclose(got, expected), f"extract_answer on {kind}: wrong value"
 
 
 # -- score_steps and first_error_step: 3 points -----------------------------------------------
@@ -136,27 +167,30 @@ CELL = "test_first_error_step"
 
 @points(1, cell=CELL)
 def test_score_steps_contract(student):
-    for probe, (text, truth) in zip(scores, SOLUTIONS):
+    for probe, (text, truth, kind) in zip(scores, SOLUTIONS):
         got = student[probe].of_type(list)
         expected = ref_score_steps(text, truth)
-        assert len(got) == len(expected), f"score_steps gave {len(got)} steps, expected {len(expected)}"
+        what = f"score_steps on {kind}"
+        assert len(got) == len(expected), f"{what}: wrong number of steps (one per non-empty line)"
         for item, (step, ref_score) in zip(got, expected):
-            assert type(item) is tuple and len(item) == 2, "score_steps must return (step, score) tuples"
-            assert item[0] == step, f"step {item[0]!r}, expected {step!r}"
+            assert type(item) is tuple and len(item) == 2, f"{what}: must return (step, score) tuples"
+            assert item[0] == step, f"{what}: wrong step text (the stripped line)"
             score = item[1]
-            assert type(score) is float and 0.0 <= score <= 1.0, f"score of {step!r} must be a float in [0, 1]"
+            assert type(score) is float and 0.0 <= score <= 1.0, f"{what}: every score must be a float in [0, 1]"
             assert (score >= 0.5) == (ref_score >= 0.5), (
-                f"{step!r} should score {'>=' if ref_score >= 0.5 else '<'} 0.5"
+                f"{what}: a right step must score >= 0.5 and a wrong one < 0.5"
             )
 
 
 @points(2, cell=CELL)
 def test_first_error_step(student):
-    for probe, (text, truth) in zip(first, SOLUTIONS):
+    for probe, (text, truth, kind) in zip(first, SOLUTIONS):
         got = student[probe].returned()
-        expected = ref_first_error(text, truth)
-        assert got == expected and type(got) is type(expected), (
-            f"first_error_step returned {got!r}, expected {expected!r} for:\n{text}\n(ground truth {truth})"
+        assert got is None or type(got) is int, (
+            f"first_error_step returned a {type(got).__name__}; it must return an int or None"
+        )
+        assert got == ref_first_error(text, truth), (
+            f"first_error_step on {kind}: wrong result (the 0-based index of the first wrong step, None if none)"
         )
 
 
@@ -164,17 +198,25 @@ def test_first_error_step(student):
 CELL = "test_aggregate_steps"
 
 
+def expect_aggregates(student, method: str) -> None:
+    for probe, values in zip(aggregates[method], SCORE_LISTS):
+        got = student[probe].float()
+        assert math.isclose(got, ref_aggregate(values, method), rel_tol=1e-9), (
+            f"aggregate_steps with method={method!r}: wrong value"
+        )
+
+
 @points(0.5, cell=CELL)
 def test_aggregate_methods(student):
-    assert math.isclose(student[aggregate_default].float(), 0.3), "the default method is min"
-    for method, probes in aggregates.items():
-        for probe, values in zip(probes, SCORE_LISTS):
-            got = student[probe].float()
-            assert math.isclose(got, ref_aggregate(values, method), rel_tol=1e-9), f"{method} of {values} is wrong"
-    assert math.isclose(student[aggregate_tuple].float(), 0.125), "a tuple of scores works too"
+    assert math.isclose(student[aggregate_default].float(), 0.3), "aggregate_steps: the default method is min"
+    for method in aggregates:
+        expect_aggregates(student, method)
+    assert math.isclose(student[aggregate_tuple].float(), 0.125), "aggregate_steps: a tuple of scores works too"
 
 
 @points(0.5, cell=CELL)
 def test_aggregate_rejects_bad_input(student):
-    assert student[aggregate_empty].raises("ValueError"), "an empty list must raise ValueError"
-    assert student[aggregate_unknown].raises("ValueError"), "an unknown method must raise ValueError"
+    """Pays only with a right answer on valid input too: a function that always raises earns nothing."""
+    expect_aggregates(student, "min")
+    assert student[aggregate_empty].raises("ValueError"), "aggregate_steps: an empty list must raise ValueError"
+    assert student[aggregate_unknown].raises("ValueError"), "aggregate_steps: an unknown method must raise ValueError"

@@ -25,7 +25,14 @@ REFERENCE = [
     "course_lib.models.neural_prm.step_rewards",
     "course_lib.models.neural_prm.prm_loss",
 ]
-PRELOAD = ["transformers.models.gpt2.modeling_gpt2", "course_lib.models.backbone"]
+COURSE_LIB = [  # what the notebook and the drivers use; nothing of the answers' modules
+    "course_lib.models.backbone.build_tiny_backbone",
+    "course_lib.models.backbone.load_backbone",
+    "course_lib.data.step_labels.make_step_labels",
+    "course_lib.training.prm.collate_step_examples",
+    "course_lib.training.prm.encode_step_example",
+]
+PRELOAD = ["transformers.models.gpt2.modeling_gpt2"]  # never course_lib: the sandbox has its own copy
 
 
 @driver
@@ -204,17 +211,18 @@ def test_prm_structure(student):
     out = student[forward_right].of_type(dict)
     H = _reference_model().score.in_features
     assert out["backbone_kept"] is True, "NeuralPRM must keep the backbone as self.backbone"
-    assert out["score_shape"] == [H, 1], f"self.score must be nn.Linear(hidden_size, 1), got {out['score_shape']}"
+    assert out["score_shape"] == [H, 1], "NeuralPRM: self.score must be nn.Linear(hidden_size, 1)"
 
 
 def expect_logits(outcome, ids, mask, what):
     logits = outcome.of_type(dict)["logits"]
-    assert isinstance(logits, torch.Tensor) and tuple(logits.shape) == tuple(ids.shape), (
-        f"forward must return [B, T] logits, got {getattr(logits, 'shape', type(logits).__name__)}"
+    assert isinstance(logits, torch.Tensor), (
+        f"NeuralPRM.forward returned a {type(logits).__name__}; it must return a [B, T] tensor of logits"
     )
+    assert tuple(logits.shape) == tuple(ids.shape), "NeuralPRM.forward: wrong shape (one logit per token, [B, T])"
     real = mask.bool()
     assert any(close(logits[real], expected[real]) for expected in _reference_logits(ids, mask)), (
-        f"{what}: logits differ from score(last_hidden_state) at the real tokens"
+        f"NeuralPRM.forward, {what}: the logits are not score(last_hidden_state) at the real tokens"
     )
 
 
@@ -230,7 +238,9 @@ def test_prm_logits_left_padding(student):
 
 @points(0.5, cell=CELL)
 def test_prm_gradient_reaches_backbone(student):
-    assert student[forward_right].of_type(dict).get("backbone_grad") is True, "no gradient reaches the backbone"
+    assert student[forward_right].of_type(dict).get("backbone_grad") is True, (
+        "NeuralPRM: no gradient reaches the backbone"
+    )
 
 
 def model_run(outcome, mask, what) -> tuple[torch.Tensor, object]:
@@ -254,13 +264,17 @@ def _expected_outcome(mask):
 @points(0.75, cell=CELL)
 def test_outcome_right_padding(student):
     got = student[outcome_right].tensor()
-    assert close(got, _expected_outcome(RIGHT_MASK)), "right padding: not the logit at the last real token"
+    assert close(got, _expected_outcome(RIGHT_MASK)), (
+        "outcome_reward, right padding: not the logit at each row's last real token"
+    )
 
 
 @points(0.75, cell=CELL)
 def test_outcome_left_padding(student):
     got = student[outcome_left].tensor()
-    assert close(got, _expected_outcome(LEFT_MASK)), "left padding: not the logit at the last real token"
+    assert close(got, _expected_outcome(LEFT_MASK)), (
+        "outcome_reward, left padding: not the logit at each row's last real token"
+    )
 
 
 @points(0.5, cell=CELL)
@@ -282,21 +296,21 @@ CELL = "test_step_rewards"
 def expect_steps(got, logits, ids, mask, step, what):
     at = (ids == step) & mask.bool()
     expected = [torch.sigmoid(logits[b][at[b]]) for b in range(ids.shape[0])]
-    assert type(got) is list, f"{what}: step_rewards must return a list, got {type(got).__name__}"
-    assert len(got) == len(expected), f"{what}: {len(got)} rows, expected {len(expected)}"
-    for b, (g, e) in enumerate(zip(got, expected)):
-        assert isinstance(g, torch.Tensor) and g.dim() == 1, f"{what}: row {b} must be a 1-D tensor"
-        assert close(g, e), f"{what}: row {b} should hold sigmoid(logit) at its {len(e)} step tokens inside the mask"
+    assert type(got) is list, f"{what}: step_rewards returned a {type(got).__name__}; it must return a list"
+    assert len(got) == len(expected), f"{what}: wrong number of rows (one tensor per row of the batch)"
+    for g, e in zip(got, expected):
+        assert isinstance(g, torch.Tensor) and g.dim() == 1, f"{what}: each row must be a 1-D tensor"
+        assert close(g, e), f"{what}: a row must hold sigmoid(logit) at its step tokens inside the mask, in order"
 
 
 @points(0.75, cell=CELL)
 def test_steps_right_padding(student):
-    expect_steps(student[steps_right].returned(), LOGITS, STEP_IDS, RIGHT_MASK, STEP, "right padding")
+    expect_steps(student[steps_right].returned(), LOGITS, STEP_IDS, RIGHT_MASK, STEP, "step_rewards, right padding")
 
 
 @points(0.75, cell=CELL)
 def test_steps_left_padding(student):
-    expect_steps(student[steps_left].returned(), LOGITS, STEP_IDS_LEFT, LEFT_MASK, STEP, "left padding")
+    expect_steps(student[steps_left].returned(), LOGITS, STEP_IDS_LEFT, LEFT_MASK, STEP, "step_rewards, left padding")
 
 
 @points(0.5, cell=CELL)
@@ -317,19 +331,26 @@ def test_loss_value_and_gradient(student):
     expected = ref_loss(logits, LABELS)
     (grad,) = torch.autograd.grad(expected, logits)
     got = student[loss_typical]
-    assert close(got.tensor(), expected.detach()), "the loss is not the mean BCE over labelled positions"
-    assert close(got.gradients()[0], grad), "the gradient is wrong (check which positions count)"
+    assert close(got.tensor(), expected.detach()), "prm_loss: wrong value (the mean BCE over labelled positions)"
+    assert close(got.gradients()[0], grad), "prm_loss: wrong gradient (check which positions count)"
 
 
 @points(0.5, cell=CELL)
 def test_loss_is_stable(student):
     got = student[loss_extreme].tensor()
     assert bool(torch.isfinite(got)) and close(got, ref_loss(EXTREME, EXTREME_LABELS), atol=1e-3), (
-        "logits of +-200 need BCE with logits (sigmoid then log underflows)"
+        "prm_loss on huge logits: wrong value (use BCE with logits; sigmoid then log underflows)"
     )
 
 
 @points(0.5, cell=CELL)
 def test_loss_rejects_bad_input(student):
-    assert student[loss_all_ignored].raises("ValueError"), "every label -100 must raise ValueError"
-    assert student[loss_mismatch].raises("ValueError"), "different shapes must raise ValueError"
+    """Pays only with a right answer on valid input too: a function that always raises earns nothing."""
+    expected = ref_loss(LOSS_LOGITS, LABELS)
+    assert close(student[loss_typical].tensor(), expected), (
+        "prm_loss: wrong value (the mean BCE over labelled positions)"
+    )
+    assert student[loss_all_ignored].raises("ValueError"), "prm_loss: every label -100 must raise ValueError"
+    assert student[loss_mismatch].raises("ValueError"), (
+        "prm_loss: logits and labels of different shapes must raise ValueError"
+    )

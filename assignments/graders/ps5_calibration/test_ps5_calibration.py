@@ -20,6 +20,15 @@ REFERENCE = [
     "course_lib.evaluation.calibration.brier_score",
     "course_lib.evaluation.calibration.fit_temperature",
 ]
+COURSE_LIB = [  # what the notebook's reward-model demo uses; nothing that bins, scores or fits temperatures
+    "course_lib.data.preferences.make_preference_pairs",
+    "course_lib.evaluation.calibration.swap_pairs",
+    "course_lib.models.backbone.build_tiny_backbone",
+    "course_lib.training.reward_model.RewardModel",
+    "course_lib.training.reward_model.RewardTrainingConfig",
+    "course_lib.training.reward_model.reward_scores",
+    "course_lib.training.reward_model.train_reward_model",
+]
 _rng = np.random.default_rng(20261125)
 PROBS = np.round(_rng.random(200), 4)
 PROBS[:5] = [0.0, 1.0, 1.0, 0.5, 0.1]  # exact bin edges; 1.0 belongs to the last bin
@@ -54,16 +63,24 @@ temperature_bad = [call("fit_temperature", [], []), call("fit_temperature", [1.0
 
 
 def expect_curve(outcome, expected, what: str) -> None:
+    """Messages say which case and what is wrong, never a value: feedback must not hand out the answers."""
     got = outcome.of_type(list)
-    assert len(got) == len(expected), f"{what}: {len(got)} bins, expected {len(expected)} non-empty bins"
-    for i, (item, (conf, acc, count)) in enumerate(zip(got, expected)):
-        assert type(item) is tuple and len(item) == 3, f"{what}: bin {i} must be a (confidence, accuracy, count) tuple"
-        assert type(item[0]) is float and type(item[1]) is float and type(item[2]) is int, (
-            f"{what}: bin {i} must hold (float, float, int)"
+    what = f"reliability_curve {what}"
+    assert len(got) == len(expected), f"{what}: wrong number of bins (one per non-empty bin)"
+    for item, (conf, acc, count) in zip(got, expected):
+        assert type(item) is tuple and len(item) == 3, (
+            f"{what}: each bin must be a (confidence, accuracy, count) tuple"
         )
-        assert item[2] == count, f"{what}: bin {i} has {item[2]} examples, expected {count}"
-        assert math.isclose(item[0], conf, abs_tol=1e-9), f"{what}: bin {i} mean confidence is wrong"
-        assert math.isclose(item[1], acc, abs_tol=1e-9), f"{what}: bin {i} accuracy is wrong"
+        assert type(item[0]) is float and type(item[1]) is float and type(item[2]) is int, (
+            f"{what}: each bin must hold (float, float, int)"
+        )
+        assert item[2] == count, f"{what}: a bin has the wrong count"
+        assert math.isclose(item[0], conf, abs_tol=1e-9), f"{what}: a bin's mean confidence is wrong"
+        assert math.isclose(item[1], acc, abs_tol=1e-9), f"{what}: a bin's accuracy is wrong"
+
+
+def expect_float(outcome, expected: float, what: str, abs_tol: float = 1e-9) -> None:
+    assert math.isclose(outcome.float(), expected, abs_tol=abs_tol), f"{what}: wrong value"
 
 
 # -- reliability curve and ECE: 4 points -------------------------------------------------------
@@ -72,36 +89,49 @@ CELL = "test_ece"
 
 @points(1, cell=CELL)
 def test_curve_typical(student):
-    expect_curve(student[curve], ref_curve(PROBS, LABELS), "reliability_curve")
-    expect_curve(student[curve_bins], ref_curve(PROBS, LABELS, n_bins=7), "n_bins=7")
+    expect_curve(student[curve], ref_curve(PROBS, LABELS), "on typical data")
+    expect_curve(student[curve_bins], ref_curve(PROBS, LABELS, n_bins=7), "with another number of bins")
 
 
 @points(0.5, cell=CELL)
 def test_curve_edges(student):
-    expect_curve(student[curve_skewed], ref_curve(SKEWED, SKEWED_Y), "empty bins are skipped")
-    expect_curve(student[curve_one], ref_curve([1.0, 1.0], [1, 0], n_bins=4), "1.0 falls in the last bin")
+    expect_curve(student[curve_skewed], ref_curve(SKEWED, SKEWED_Y), "with empty bins (they are skipped)")
+    expect_curve(student[curve_one], ref_curve([1.0, 1.0], [1, 0], n_bins=4), "at p = 1 (it is in the last bin)")
 
 
 @points(1, cell=CELL)
 def test_ece_typical(student):
-    assert math.isclose(student[ece].float(), ref_ece(PROBS, LABELS), abs_tol=1e-9), "ECE is wrong"
-    assert math.isclose(student[ece_bins].float(), ref_ece(PROBS, LABELS, n_bins=5), abs_tol=1e-9), (
-        "ECE with n_bins=5 on tensors is wrong"
+    expect_float(student[ece], ref_ece(PROBS, LABELS), "expected_calibration_error on typical data")
+    expect_float(
+        student[ece_bins],
+        ref_ece(PROBS, LABELS, n_bins=5),
+        "expected_calibration_error on tensors, with another number of bins",
     )
 
 
 @points(1, cell=CELL)
 def test_ece_weights_bins_by_size(student):
-    assert math.isclose(student[ece_skewed].float(), ref_ece(SKEWED, SKEWED_Y), abs_tol=1e-9), (
-        "ECE must weight each bin by its size and skip empty bins"
+    expect_float(
+        student[ece_skewed],
+        ref_ece(SKEWED, SKEWED_Y),
+        "expected_calibration_error with bins of unequal sizes (weight each by its size, skip empty ones)",
     )
 
 
 @points(0.5, cell=CELL)
 def test_ece_rejects_bad_input(student):
-    for probe, what in [(ece_empty, "empty input"), (ece_mismatch, "different lengths"), (ece_outside, "p = 1.5")]:
+    """Pays only with right answers on valid input too: functions that always raise earn nothing."""
+    expect_curve(student[curve], ref_curve(PROBS, LABELS), "on typical data")
+    expect_float(student[ece], ref_ece(PROBS, LABELS), "expected_calibration_error on typical data")
+    for probe, what in [
+        (ece_empty, "empty input"),
+        (ece_mismatch, "inputs of different lengths"),
+        (ece_outside, "a probability outside [0, 1]"),
+    ]:
         assert student[probe].raises("ValueError"), f"expected_calibration_error: {what} must raise ValueError"
-    assert student[curve_outside].raises("ValueError"), "reliability_curve: p = -0.1 must raise ValueError"
+    assert student[curve_outside].raises("ValueError"), (
+        "reliability_curve: a probability outside [0, 1] must raise ValueError"
+    )
 
 
 # -- Brier score: 1 point -----------------------------------------------------------------------
@@ -110,13 +140,15 @@ CELL = "test_brier_score"
 
 @points(0.5, cell=CELL)
 def test_brier(student):
-    assert math.isclose(student[brier].float(), ref_brier(PROBS, LABELS), abs_tol=1e-12), "Brier score is wrong"
-    assert math.isclose(student[brier_lists].float(), ref_brier([0.0, 1.0, 0.25], [1, 1, 0]), abs_tol=1e-12)
+    expect_float(student[brier], ref_brier(PROBS, LABELS), "brier_score on typical data", abs_tol=1e-12)
+    expect_float(student[brier_lists], ref_brier([0.0, 1.0, 0.25], [1, 1, 0]), "brier_score on lists", abs_tol=1e-12)
 
 
 @points(0.5, cell=CELL)
 def test_brier_rejects_bad_input(student):
-    for probe, what in zip(brier_bad, ["empty input", "different lengths", "p = 2"]):
+    """Pays only with a right answer on valid input too: a function that always raises earns nothing."""
+    expect_float(student[brier], ref_brier(PROBS, LABELS), "brier_score on typical data", abs_tol=1e-12)
+    for probe, what in zip(brier_bad, ["empty input", "inputs of different lengths", "a probability outside [0, 1]"]):
         assert student[probe].raises("ValueError"), f"brier_score: {what} must raise ValueError"
 
 
@@ -129,31 +161,36 @@ def nll(margins, labels, temperature: float) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - labels * z))
 
 
+def expect_temperature(outcome, expected: float, what: str) -> None:
+    got = outcome.float()
+    assert got > 0 and math.isclose(got, expected, rel_tol=0.01), (
+        f"fit_temperature on {what}: wrong temperature (must be within 1% of the T with the lowest BCE)"
+    )
+
+
 @points(1, cell=CELL)
 def test_temperature_overconfident(student):
-    got, expected = student[temperature].float(), ref_temperature(TEMP_M, TEMP_Y)
-    assert got > 0 and math.isclose(got, expected, rel_tol=0.01), f"T = {got:.4g}, expected {expected:.4g} (within 1%)"
+    expect_temperature(student[temperature], ref_temperature(TEMP_M, TEMP_Y), "overconfident margins")
 
 
 @points(1, cell=CELL)
 def test_temperature_underconfident(student):
-    got, expected = student[temperature_soft].float(), ref_temperature(SOFT_M, TEMP_Y)
-    assert got > 0 and math.isclose(got, expected, rel_tol=0.01), (
-        f"T = {got:.4g}, expected {expected:.4g} (T < 1 here)"
-    )
+    expect_temperature(student[temperature_soft], ref_temperature(SOFT_M, TEMP_Y), "underconfident margins (T < 1)")
 
 
 @points(0.5, cell=CELL)
 def test_temperature_is_positive(student):
     got, expected = student[temperature_anti].float(), ref_temperature(ANTI_M, TEMP_Y)
-    assert got > 0, f"T = {got:.4g}: a temperature must be > 0 (fit log T, or search T in [0.01, 100])"
+    assert got > 0, "fit_temperature: a temperature must be > 0 (fit log T, or search T in [0.01, 100])"
     assert nll(ANTI_M, TEMP_Y, got) <= nll(ANTI_M, TEMP_Y, expected) + 1e-3, (
-        f"T = {got:.4g}: with margins that point the wrong way the BCE keeps falling as T grows; "
-        f"the best T in [0.01, 100] is {expected:.4g}"
+        "fit_temperature on margins that point the wrong way: the temperature does not minimize the BCE "
+        "over T in [0.01, 100]"
     )
 
 
 @points(0.5, cell=CELL)
 def test_temperature_rejects_bad_input(student):
-    for probe, what in zip(temperature_bad, ["empty input", "different lengths"]):
+    """Pays only with a right answer on valid input too: a function that always raises earns nothing."""
+    expect_temperature(student[temperature], ref_temperature(TEMP_M, TEMP_Y), "overconfident margins")
+    for probe, what in zip(temperature_bad, ["empty input", "inputs of different lengths"]):
         assert student[probe].raises("ValueError"), f"fit_temperature: {what} must raise ValueError"
