@@ -117,7 +117,6 @@ def load_assignment(name: str, course_dir: str | Path = "assignments") -> Assign
         course_lib=list(getattr(module, "COURSE_LIB", [])),
         preload=preload_modules(grader),
     )
-    _DECLARED[name] = assignment.course_lib
     return assignment
 
 
@@ -134,16 +133,14 @@ def _import_grader(path: Path):
 # -- the student copy of course_lib ------------------------------------------------------------
 
 DISABLED = "CourseLibReferenceAnswerDisabled"  # what a REFERENCE name raises in the sandbox
-_DECLARED: dict[str, list[str]] = {}  # assignment name -> its grader's COURSE_LIB, set by load_assignment
 
 
 def student_course_lib(
-    package_dir: Path, dest: Path, reference: list[str], assignment: str, allowed: list[str] | None = None
+    package_dir: Path, dest: Path, reference: list[str], assignment: str, allowed: list[str]
 ) -> Path:
     r"""Write the sandbox's ``course_lib`` to ``dest``: what ``allowed`` needs, and stubs for ``reference``.
 
-    Tree-shaking on the AST: start from the ``allowed`` names (the grader's ``COURSE_LIB``; by default
-    the one of the grader last loaded for ``assignment``); in each module keep the top-level
+    Tree-shaking on the AST: start from the ``allowed`` names (the grader's ``COURSE_LIB``); in each module keep the top-level
     statements that bind a needed name (def, class, assignment, import) and follow every name they
     use, in the module and across ``from course_lib.x import y``. Every other statement, and every
     module never reached, is left out, so no helper of a graded answer reaches the sandbox. Each
@@ -166,7 +163,6 @@ def student_course_lib(
     def answer(*args, **kwargs):
         raise CourseLibReferenceAnswerDisabled('course_lib.m.answer is the reference answer for ps0; ... Write your own ...')
     """
-    allowed = _DECLARED.get(assignment, []) if allowed is None else allowed
     banned = {_split(d, "REFERENCE") for d in reference}
     trees: dict[str, ast.Module] = {}
     needed: dict[str, set[str]] = {m: set() for m, _ in banned}

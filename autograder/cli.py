@@ -81,7 +81,12 @@ def _grade(args) -> int:
         atomic_write(
             args.json,
             json.dumps(
-                {"assignment": args.assignment, "isolation": isolation, "layers": layers, "submissions": [r.to_dict() for r in results]},
+                {
+                    "assignment": args.assignment,
+                    "isolation": isolation,
+                    "layers": layers,
+                    "submissions": [r.to_dict() for r in results],
+                },
                 indent=1,
             ),
         )

@@ -185,15 +185,3 @@ def _message(excinfo) -> str:
     if isinstance(err, AssertionError):  # StudentFailure included
         return (str(err) or "the result is not correct")[:2000]
     return f"the grader could not check this result ({type(err).__name__})"
-
-
-def __getattr__(name: str):  # transitional: the facade moved to autograder.service
-    if name == "Grader":
-        from autograder.service import Autograder
-
-        return Autograder
-    if name == "BASE_UID":
-        from autograder.runner import BASE_UID
-
-        return BASE_UID
-    raise AttributeError(name)

@@ -115,7 +115,8 @@ class SandboxRunner:
         for path in self._binds + [str(real)]:
             if path != "/" and (course + "/").startswith(path.rstrip("/") + "/"):
                 raise SetupError(f"{path} would be visible in the sandbox and contains the course directory {course}")
-        stub = student_course_lib(real, self._workdir / "student", self.assignment.reference, self.assignment.name)
+        a = self.assignment
+        stub = student_course_lib(real, self._workdir / "student", a.reference, a.name, a.course_lib)
         self._overlays = [(str(stub), str(real))]
         (self._workdir / "root").mkdir()
         self.source_nb = read_notebook(self.assignment.source_notebook)

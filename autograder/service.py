@@ -136,4 +136,3 @@ class Autograder:
                         path=futures[future], error=f"internal autograder error: {type(err).__name__}: {err}"
                     )
                 yield self._judge.judge(run)
-

@@ -2,7 +2,7 @@
 
 Each ``cases_<assignment>.py`` next to this file lists alternative correct implementations (full
 marks), typical wrong ones (each must lose points) and re-exports of the course_lib reference (no
-points for those tests). All of an assignment's cases are graded by one warm ``Grader``.
+points for those tests). All of an assignment's cases are graded by one warm ``Autograder``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from autograder.assignment import DISABLED
-from autograder.judge import Grader
+from autograder.service import Autograder
 from tests.support import ASSIGNMENTS, COURSE, ROOT, make_submission, source_notebook
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def graded(request, tmp_path_factory):
         name: make_submission(assignment, work / f"{i}.ipynb", answers)
         for i, (name, answers) in enumerate(plans.items())
     }
-    with Grader(assignment, COURSE, jobs=2) as grader:
+    with Autograder(assignment, COURSE, jobs=2) as grader:
         by_path = {r.path: r for r in grader.grade_many(paths.values())}
         results = {name: by_path[str(path)] for name, path in paths.items()}
         max_score = grader.max_score

@@ -1,6 +1,6 @@
 """The sandbox's ``course_lib`` holds nothing that computes a graded answer (issue 12, item 5).
 
-For each assignment the sandbox copy is built as the Grader builds it, imported in a subprocess
+For each assignment the sandbox copy is built as the Autograder builds it, imported in a subprocess
 that cannot see the real ``course_lib``, and every callable in it (functions, classes, methods of
 classes and of their no-argument instances; not the reference stubs) is called on every probe's
 inputs. None may return the reference notebook's result for that probe. A glue-code submission
@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from autograder.assignment import DISABLED, course_lib_dir, load_assignment, student_course_lib
-from autograder.judge import Grader
+from autograder.service import Autograder
 from tests.support import ASSIGNMENTS, COURSE, make_submission
 
 pytestmark = pytest.mark.slow
@@ -163,15 +163,17 @@ def scanned(request, tmp_path_factory):
     """One assignment: its sandbox course_lib called on every probe's inputs; the calls that gave the reference result."""
     name = request.param
     work = tmp_path_factory.mktemp(name)
-    with Grader(name, COURSE, jobs=1, self_check=False) as grader:
+    with Autograder(name, COURSE, jobs=1, self_check=False) as grader:
         reference = grader.run_sandbox(grader.assignment.source_notebook)
     statuses = {k: (o.status, o.message[:200]) for k, o in reference.outcomes.items()}
     assert reference.error is None and all(s in ("returned", "raised") for s, _ in statuses.values()), (
         f"{name}: the reference notebook did not run in the sandbox: {reference.error} {statuses} {reference.notes}"
     )
     assignment = load_assignment(name, COURSE)
-    # exactly the Grader's call (judge.py), so the test sees what the sandbox sees
-    stub = student_course_lib(course_lib_dir(), work / "student", assignment.reference, assignment.name)
+    # exactly the runner's call (runner.py), so the test sees what the sandbox sees
+    stub = student_course_lib(
+        course_lib_dir(), work / "student", assignment.reference, assignment.name, assignment.course_lib
+    )
     cases = [
         (p.name, p.function or p.driver, argument_lists(p), outcome.value, informative(outcome.value))
         for p in assignment.probes
@@ -254,7 +256,7 @@ def first_error_step(solution, ground_truth):
 def test_glue_code_over_course_lib_helpers_earns_nothing(tmp_path):
     """ps3 rebuilt from process_reward's helpers (claims, rounding check, answer regex, per-step scorer): 7/8 before."""
     path = make_submission("ps3_first_error", tmp_path / "glue.ipynb", GLUE_PS3)
-    with Grader("ps3_first_error", COURSE, jobs=1, self_check=False) as grader:
+    with Autograder("ps3_first_error", COURSE, jobs=1, self_check=False) as grader:
         result = grader.grade(path)
     paid = [(t.name, t.score) for t in result.tests if t.score > 0]
     assert result.score == 0, (

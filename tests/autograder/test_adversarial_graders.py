@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from autograder import codec
-from autograder.judge import Grader
+from autograder.service import Autograder
 from tests.assignments.stubs import raising_answers
 from tests.support import ASSIGNMENTS, COURSE, ROOT, answer_ids, make_submission, reference_answer
 
@@ -219,7 +219,7 @@ def graded(request, tmp_path_factory):
     """One assignment: its probes, the reference outcomes, and stub and sentinel submissions graded by the CLI."""
     assignment = request.param
     work = tmp_path_factory.mktemp(assignment)
-    with Grader(assignment, COURSE, jobs=1, self_check=False) as grader:
+    with Autograder(assignment, COURSE, jobs=1, self_check=False) as grader:
         probes = grader.assignment.probes
         reference = grader.run_sandbox(grader.assignment.source_notebook)
     assert reference.error is None, reference.error
