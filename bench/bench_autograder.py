@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.support import COURSE, make_submission  # noqa: E402
+from tests.support import make_submission, released_course  # noqa: E402
 
 ASSIGNMENT = "ps1_bradley_terry"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -42,27 +41,9 @@ VARIANTS = [
 ]
 
 
-SANDBOX_LINES = ("from autograder.nbgrader_plugin import use_sandbox\n", "use_sandbox(c)\n")
-
-
 def make_course(root: Path, n: int, stock: bool = False) -> Path:
     """A released ps1 with ``n`` submissions; ``stock``: nbgrader's own pipeline (no ``use_sandbox``)."""
-    root.mkdir(parents=True)
-    config = (COURSE / "nbgrader_config.py").read_text()
-    if stock:
-        for line in SANDBOX_LINES:
-            if line not in config:
-                raise SystemExit(f"the course config no longer has {line!r}; update SANDBOX_LINES")
-            config = config.replace(line, "")
-    (root / "nbgrader_config.py").write_text(config)
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    shutil.copytree(COURSE / "graders", root / "graders", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--log-level=ERROR"],
-        cwd=root,
-        env=ENV,
-        check=True,
-    )
+    released_course(root, ASSIGNMENT, stock=stock)
     for i in range(n):
         make_submission(
             ASSIGNMENT,

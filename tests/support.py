@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -60,3 +62,38 @@ def make_submission(assignment: str, path: Path, answers: dict[str, str] | None 
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+SANDBOX_LINES = ("from autograder.nbgrader_plugin import use_sandbox\n", "use_sandbox(c)\n")
+
+
+def released_course(root: Path, assignment: str = "ps1_bradley_terry", stock: bool = False) -> Path:
+    """A course directory with ``assignment`` and its grader, released by ``nbgrader generate_assignment``.
+
+    ``stock``: nbgrader's own autograde pipeline (the course config without ``use_sandbox(c)``), to show
+    what our config prevents.
+    """
+    import subprocess
+    import sys
+
+    root.mkdir(parents=True, exist_ok=True)
+    config = (COURSE / "nbgrader_config.py").read_text()
+    if stock:
+        for line in SANDBOX_LINES:
+            if line not in config:
+                raise AssertionError(f"the course config no longer has {line!r}; update SANDBOX_LINES")
+            config = config.replace(line, "")
+    (root / "nbgrader_config.py").write_text(config)
+    shutil.copytree(COURSE / "source" / assignment, root / "source" / assignment)
+    (root / "graders").mkdir()
+    shutil.copy(COURSE / "graders" / "conftest.py", root / "graders")
+    shutil.copytree(COURSE / "graders" / assignment, root / "graders" / assignment)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # nbgrader runs alembic
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--log-level=WARN"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return root

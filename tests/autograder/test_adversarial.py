@@ -22,7 +22,7 @@ from autograder.assignment import DISABLED
 from autograder.runner import BASE_UID
 from autograder.sandbox import Limits
 from autograder.service import Autograder
-from tests.support import COURSE, make_submission
+from tests.support import COURSE, make_submission, released_course
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "ps1_bradley_terry"
@@ -803,7 +803,6 @@ def _pressure_cgroup(limit: int):
 def test_memory_pressure_kills_the_sandbox_not_the_judge(tmp_path):
     """Item 2: a submission drives its judge's cgroup into memory pressure; the kernel ends the sandbox
     (oom_score_adj 1000), the judge (-900) survives, and the batch writes every output."""
-    import shutil
     import subprocess
     import sys
 
@@ -812,15 +811,8 @@ def test_memory_pressure_kills_the_sandbox_not_the_judge(tmp_path):
     if folder is None:
         pytest.skip(why)
     try:
-        course = tmp_path / "course"
-        shutil.copytree(COURSE / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
-        shutil.copytree(COURSE / "graders" / ASSIGNMENT, course / "graders" / ASSIGNMENT)
-        shutil.copy(COURSE / "graders" / "conftest.py", course / "graders")
-        shutil.copy(COURSE / "nbgrader_config.py", course)
+        course = released_course(tmp_path / "course", ASSIGNMENT)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT], cwd=course, env=env, check=True
-        )
         plan = {"ann": None, "hog": {LOSS: HOG + reference(LOSS)}, "zed": None}
         for student, answers in plan.items():
             make_submission(ASSIGNMENT, course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", answers)

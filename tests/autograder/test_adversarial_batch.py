@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support import COURSE, ROOT, make_submission, reference_answer, source_notebook
+from tests.support import COURSE, ROOT, make_submission, reference_answer, released_course, source_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "ps1_bradley_terry"
@@ -49,15 +49,7 @@ def batch_cmd(course: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def base_course(tmp_path_factory) -> Path:
     """A course directory with ps1 released (in the gradebook) and no submissions; copied per test."""
-    root = tmp_path_factory.mktemp("base") / "course"
-    root.mkdir()
-    shutil.copy(COURSE / "nbgrader_config.py", root)
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    (root / "graders").mkdir()
-    shutil.copy(COURSE / "graders" / "conftest.py", root / "graders")
-    shutil.copytree(COURSE / "graders" / ASSIGNMENT, root / "graders" / ASSIGNMENT)
-    run(sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, cwd=root)
-    return root
+    return released_course(tmp_path_factory.mktemp("base") / "course", ASSIGNMENT)
 
 
 def new_course(base: Path, where: Path) -> Path:

@@ -17,7 +17,6 @@ import http.server
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from autograder.autograded import safe_markdown
 from tests.autograder.formgrader_server import Formgrader, formgrader
-from tests.support import COURSE, ROOT, make_submission, source_notebook
+from tests.support import ROOT, make_submission, released_course, source_notebook
 
 SLOW = pytest.mark.slow  # the batch, formgrader and chromium; the safe_markdown tests are fast
 
@@ -45,7 +44,6 @@ def browser_test(f):
 
 ASSIGNMENT = "ps1_bradley_terry"
 HOSTILE = "mallory"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SVG = 'xmlns="http://www.w3.org/2000/svg"'
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
@@ -159,14 +157,8 @@ class Course:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """ps1 released, an honest and a hostile submission, batch-graded, nbgrader feedback, formgrader serving it."""
-    root = tmp_path_factory.mktemp("course")
+    root = released_course(tmp_path_factory.mktemp("course"), ASSIGNMENT)
     rec = Recorder(root)
-    shutil.copy(COURSE / "nbgrader_config.py", root)
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    (root / "graders").mkdir()
-    shutil.copy(COURSE / "graders" / "conftest.py", root / "graders")
-    shutil.copytree(COURSE / "graders" / ASSIGNMENT, root / "graders" / ASSIGNMENT)
-    run(sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, cwd=root)
     message = f'<img src="x" onerror="{rec.js("test_message")}">'
     hostile = {"loss_vs_gap": f"def loss_vs_gap(gaps):\n    raise ValueError({message!r})\n"}
     for student, answers, edit in [("alice", None, None), (HOSTILE, hostile, hostile_edit(rec.js))]:
@@ -186,17 +178,6 @@ def course(tmp_path_factory):
             grading.kill()
             grading.wait()
         rec.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 class Visit:

@@ -6,7 +6,6 @@ import csv
 import html
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from tests.support import COURSE, ROOT, make_submission
+from tests.support import ROOT, make_submission, released_course
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "ps1_bradley_terry"
@@ -44,13 +43,7 @@ def autograder(*args, **kwargs):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     """A fresh course directory with ps1 released and five submissions (one slow)."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(COURSE / "nbgrader_config.py", root)
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    (root / "graders").mkdir()
-    shutil.copy(COURSE / "graders" / "conftest.py", root / "graders")
-    shutil.copytree(COURSE / "graders" / ASSIGNMENT, root / "graders" / ASSIGNMENT)
-    run(sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, cwd=root)
+    root = released_course(tmp_path_factory.mktemp("course"), ASSIGNMENT)
     plan = {"alice": None, "bob": None, "carol": LOOP, "dave": NOTHING, "erin": None}
     for student, answers in plan.items():
         folder = root / "submitted" / student / ASSIGNMENT

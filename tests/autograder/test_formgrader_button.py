@@ -11,17 +11,16 @@ grader warm (no second cold start in the server).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.autograder.formgrader_server import formgrader
-from tests.autograder.test_nbgrader_paths import ASSIGNMENT, EXAMPLES, add_students, grader_first_line, released_course
+from tests.autograder.test_nbgrader_paths import ASSIGNMENT, EXAMPLES, add_students, grader_first_line
+from tests.support import released_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 STUDENT = "fay"
 
 
@@ -30,17 +29,6 @@ def course(tmp_path_factory) -> Path:
     course = released_course(tmp_path_factory.mktemp("button") / "course")
     add_students(course, ["ada", STUDENT])
     return course
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def click_autograde(page, row) -> tuple[str, float]:

@@ -25,13 +25,12 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.nbgrader_plugin import UnsandboxedExecution, refuse_unsandboxed_execution
-from tests.support import COURSE, ROOT
+from tests.support import COURSE, ROOT, released_course
 
 slow = pytest.mark.slow  # each nbgrader or batch command costs seconds; the hook tests are fast
 ASSIGNMENT = "ps1_bradley_terry"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 GRADED = ["ada", "ben", "cy", "eve", "fay", "zed"]  # dee loops until the cell time limit: too slow here
-SANDBOX_LINES = ("from autograder.nbgrader_plugin import use_sandbox\n", "use_sandbox(c)\n")
 
 
 def load_examples():
@@ -54,23 +53,6 @@ def run(*args, cwd, check=True) -> subprocess.CompletedProcess:
 
 def nbgrader(*args, cwd, check=True) -> subprocess.CompletedProcess:
     return run(sys.executable, "-m", "nbgrader", *args, cwd=cwd, check=check)
-
-
-def released_course(root: Path, stock: bool = False) -> Path:
-    """ps1 with its grader, released by ``nbgrader generate_assignment``; ``stock``: without use_sandbox(c)."""
-    root.mkdir(parents=True)
-    config = (COURSE / "nbgrader_config.py").read_text()
-    if stock:
-        for line in SANDBOX_LINES:
-            assert line in config, f"the course config no longer has {line!r}; update SANDBOX_LINES"
-            config = config.replace(line, "")
-    (root / "nbgrader_config.py").write_text(config)
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    (root / "graders").mkdir()
-    shutil.copy(COURSE / "graders" / "conftest.py", root / "graders")
-    shutil.copytree(COURSE / "graders" / ASSIGNMENT, root / "graders" / ASSIGNMENT)
-    nbgrader("generate_assignment", ASSIGNMENT, "--log-level=WARN", cwd=root)
-    return root
 
 
 def add_students(course: Path, students: list[str]) -> None:

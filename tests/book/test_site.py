@@ -11,13 +11,11 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import shutil
 import subprocess
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +24,6 @@ from tests.support import ROOT
 pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SOURCES = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "references.bib", *sorted((ROOT / "book").glob("*.md"))]
 
 
@@ -54,17 +51,6 @@ def site():
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def pages() -> list[str]:
@@ -111,8 +97,8 @@ def visit(browser, site: str, page: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def visited(site, browser):
-    return {page: visit(browser, site, page) for page in pages()}
+def visited(site, chromium):
+    return {page: visit(chromium, site, page) for page in pages()}
 
 
 def test_every_chapter_is_built(site):
@@ -149,8 +135,8 @@ def test_images_load(visited):
         assert not info["broken_images"], f"{page}: broken images {info['broken_images']}"
 
 
-def test_chapters_have_figures(browser, site):
-    context = browser.new_context()
+def test_chapters_have_figures(chromium, site):
+    context = chromium.new_context()
     tab = context.new_page()
     for md in sorted((ROOT / "book").glob("[0-9]*.md")):
         if md.stem.startswith("13"):
@@ -177,8 +163,8 @@ def test_links_resolve(visited, site):
     assert len(checked) >= len(list((ROOT / "book").glob("*.md")))  # every chapter is linked from somewhere
 
 
-def test_next_and_previous_links(browser, site):
-    context = browser.new_context()
+def test_next_and_previous_links(chromium, site):
+    context = chromium.new_context()
     tab = context.new_page()
     tab.goto(f"{site}/book/02_bradley_terry.html")
     assert tab.locator("a.left-prev").get_attribute("href").endswith("01_why_reward_models.html")
@@ -189,8 +175,8 @@ def test_next_and_previous_links(browser, site):
     context.close()
 
 
-def test_search_finds_bradley(browser, site):
-    context = browser.new_context()
+def test_search_finds_bradley(chromium, site):
+    context = chromium.new_context()
     tab = context.new_page()
     tab.goto(f"{site}/search.html?q=Bradley", wait_until="networkidle")
     tab.wait_for_selector("#search-results li", timeout=20000)
