@@ -125,7 +125,7 @@ class Budget:
     """What one submission may cost the judge, over all its sandbox runs."""
 
     frame_bytes: int = 32 * 2**20  # result frames read and parsed
-    judge_cpu: float = 20.0  # seconds of the judge's own CPU (reading, parsing)
+    judge_cpu: float = 10.0  # seconds of the judge's own CPU (reading, parsing); a normal one needs < 1
     restarts: int = 8  # fresh sandboxes after a probe kills or hangs its process
 
 

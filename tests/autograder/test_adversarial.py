@@ -377,7 +377,6 @@ ATTACKS: dict[str, dict[str, str]] = {
     },
     "introspect": attack(INTROSPECT),
     "forbidden_syscalls": attack(SYSCALLS),
-    "cpu_hog": attack(CPU_HOG),
     "shm_hog": attack(SHM_HOG),
 }
 # What honest work in each attack notebook earns: reference code kept in some cells (to show that the
@@ -605,11 +604,13 @@ def test_dangerous_system_calls_are_denied(batch):
         assert line.split()[2] == "-1" and line.split()[3] == expected, line
 
 
-def test_a_sandbox_gets_one_cpu(batch):
-    """Item 12: four busy processes share the sandbox's one CPU (cgroup quota), not the machine's cores."""
-    out = batch["results"]["cpu_hog"].student_output
+def test_a_sandbox_gets_its_cpu_share_and_no_more(tmp_path):
+    """Item 12: four busy processes share the sandbox's CPU quota (cgroup), not the machine's cores."""
+    nb = make_submission(ASSIGNMENT, tmp_path / "cpu_hog.ipynb", attack(CPU_HOG), edit=_strip_rubric)
+    with Autograder(ASSIGNMENT, COURSE, jobs=1, limits=Limits(cpus=0.25), self_check=False) as g:
+        out = g.grade(nb).student_output
     share = float(out.split("CPU_SHARE")[1].split()[0])
-    assert share < 1.3, f"the sandbox used {share:.2f} CPUs at once"
+    assert share < 0.4, f"the sandbox used {share:.2f} CPUs at once, past its quota of 0.25"
 
 
 def test_shared_memory_and_tmpfs_are_counted(batch):
@@ -665,7 +666,8 @@ print("FOUND_KEY", r, ctypes.get_errno())
 
 FLOOD = r"""
 import os, stat
-junk = (b'{"kind": "noise", "pad": "' + b"x" * 4000 + b'"}\n') * 4096  # 16 MiB of valid frames
+frame = b'{"kind": "probe", "id": 0, "status": "returned", "value": 0.5}\n'
+junk = frame * (16 * 2**20 // len(frame))  # 16 MiB of small, valid, duplicate result frames
 def flood(*args, **kwargs):
     for fd in range(3, 64):
         try:
@@ -748,7 +750,7 @@ def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
     result = g.judge(run)
     assert result.score == 0
     assert any("budget" in n for n in result.notes), result.notes
-    assert cpu < g.runner.budget.judge_cpu + 5, f"the judge spent {cpu:.1f} s of CPU on one submission"
+    assert cpu < 8, f"the judge spent {cpu:.1f} s of CPU on one submission"
 
 
 # -- memory pressure: the judge survives, the batch completes ---------------------------------------
