@@ -732,13 +732,21 @@ def test_nothing_outlives_grading_and_the_slot_stays_clean(slot):
 def test_no_state_survives_in_the_kernel_keyring(slot):
     """Item 6: one submission cannot leave a key for a later one (keyring calls are denied)."""
     g, nb = slot
+    before = _key_users()
     wrote = g.grade(nb["key_write"]).student_output
     read = g.grade(nb["key_read"]).student_output
     assert "ADD_KEY -1 1" in wrote, wrote  # EPERM
     assert "FOUND_KEY -1 1" in read, read
+    after = _key_users()
+    for uid in g.runner.uids:  # no key of a sandbox uid was added by grading
+        assert after.get(uid) == before.get(uid), (uid, before.get(uid), after.get(uid))
+
+
+def _key_users() -> dict[int, str]:
+    """uid -> its key counts, from /proc/key-users (a uid with no keys has no line)."""
     with open("/proc/key-users") as f:
-        users = [int(line.split(":")[0]) for line in f if line.strip()]
-    assert not set(users) & set(g.runner.uids), users
+        rows = [line.split(":", 1) for line in f if line.strip()]
+    return {int(uid): counts.split()[1] for uid, counts in rows}
 
 
 def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
