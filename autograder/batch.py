@@ -358,15 +358,15 @@ def run_batch(args) -> int:
 
 
 def _grade_and_write(args, paths, submissions, todo, history, condemned, suspects) -> int:
-    from autograder.cli import open_grader
     from autograder.gradebook import sync_gradebook
+    from autograder.launch import open_autograder
     from autograder.report import write_outputs
 
-    with open_grader(args) as grader:
+    with open_autograder(args) as grader:
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:
             if s.error is not None:
-                _save(paths, s, grader.judge_error(s.source, s.error), grader)
+                save_result(paths, s, grader.judge_error(s.source, s.error), grader)
                 bar.update()
         for s in condemned:
             h = history[s.student]
@@ -376,7 +376,7 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
                 f"submission in flight; rerun with --max-crashes {h.alone + 1} to grade it again"
             )
             print(f"{s.student}: {result.error}; --max-crashes {h.alone + 1} grades it again", file=sys.stderr)
-            _save(paths, s, result, grader, crashes=h)
+            save_result(paths, s, result, grader, crashes=h)
             bar.update()
         fresh = [s for s in todo if s.error is None and history[s.student].count == 0]
         windows = [fresh[i : i + args.jobs] for i in range(0, len(fresh), args.jobs)] + [[s] for s in suspects]
@@ -412,7 +412,7 @@ def _grade_window(paths: BatchPaths, grader, window: list[Submission], history: 
     try:
         for result in grader.grade_many(list(by_path)):
             s = by_path[result.path]
-            _save(paths, s, result, grader)
+            save_result(paths, s, result, grader)
             saved.add(s.student)
     except BaseException:
         for s in window:
@@ -438,7 +438,9 @@ def _clear_stale_markers(paths: BatchPaths, keep: set[str]) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _save(paths: BatchPaths, s: Submission, result: SubmissionResult, grader, crashes: Crashes | None = None) -> None:
+def save_result(
+    paths: BatchPaths, s: Submission, result: SubmissionResult, grader, crashes: Crashes | None = None
+) -> None:
     """Write the autograded notebook, then the record (atomically), then drop the in-flight marker."""
     from autograder.autograded import write_autograded_notebook
 

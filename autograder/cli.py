@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder.assignment import SetupError
+from autograder.launch import open_autograder
 from autograder.results import SubmissionResult
 from autograder.sandbox import Isolation
 
@@ -61,7 +62,7 @@ def _grade(args) -> int:
         print(f"error: no such notebook(s): {', '.join(missing)}", file=sys.stderr)
         return EXIT_SETUP
     results: list[SubmissionResult] = []
-    with open_grader(args) as grader:
+    with open_autograder(args) as grader:
         bar = tqdm(
             total=len(args.notebooks), desc=f"grading {args.assignment}", unit="nb", disable=len(args.notebooks) < 2
         )
@@ -92,24 +93,6 @@ def _grade(args) -> int:
         )
         print(f"wrote {args.json}")
     return 0
-
-
-def open_grader(args):
-    """An Autograder whose zygote starts before this process imports torch, so the two imports overlap."""
-    from autograder.assignment import assignment_paths, preload_modules
-    from autograder.channel import Zygote
-
-    _, _, grader_path = assignment_paths(args.assignment, args.course_dir)
-    zygote = Zygote(preload_modules(grader_path))
-    try:
-        from autograder.service import Autograder
-
-        return Autograder(
-            args.assignment, args.course_dir, jobs=args.jobs, zygote=zygote, isolation=getattr(args, "isolation", None)
-        )
-    except BaseException:
-        zygote.close()
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ class _Cache:
         return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.is_file())
 
     def get(self, course_dir: Path, assignment: str, log):
-        from autograder.cli import open_grader  # imports torch: only once grading starts
+        from autograder.launch import open_autograder  # imports torch: only once grading starts
 
         key = (str(course_dir), assignment)
         fingerprint = self.fingerprint(course_dir, assignment)
@@ -118,7 +118,7 @@ class _Cache:
                 del self._graders[key]
             log.info("starting the sandboxed grader for %s (kept warm for the rest of this process)", assignment)
             args = _GraderArgs(assignment, course_dir)
-            grader = open_grader(args)
+            grader = open_autograder(args)
             self._graders[key] = (fingerprint, grader)
             return grader
 
@@ -130,7 +130,7 @@ class _Cache:
 
 
 class _GraderArgs:
-    """What :func:`autograder.cli.open_grader` reads, with batch's defaults."""
+    """What :func:`autograder.launch.open_autograder` reads, with batch's defaults."""
 
     def __init__(self, assignment: str, course_dir: Path):
         self.assignment = assignment
@@ -157,13 +157,13 @@ class SandboxAutograde(NbGraderPreprocessor):
     """Grades one submission in the sandbox and returns batch's autograded notebook for it.
 
     Reads the submission, grades it and writes the autograded notebook, the record and the gradebook
-    rows with batch's own functions (``find_submissions``, ``_save``, ``sync_gradebook``); the notebook
+    rows with batch's own functions (``find_submissions``, ``save_result``, ``sync_gradebook``); the notebook
     nbgrader passes in is ignored and the student's code never runs in this process.
     """
 
     def preprocess(self, nb, resources):
         from autograder.autograded import build_autograded
-        from autograder.batch import BatchPaths, _save, find_submissions
+        from autograder.batch import BatchPaths, find_submissions, save_result
         from autograder.gradebook import sync_gradebook
 
         info = resources["nbgrader"]
@@ -180,9 +180,9 @@ class SandboxAutograde(NbGraderPreprocessor):
             sub = mine[0]
             result = grader.judge_error(sub.source, sub.error) if sub.error else grader.grade(sub.notebook)
             # nbgrader copied the submission folder's other files here, following links (a link to a
-            # hidden grader would reach feedback/); batch's folder holds only what _save writes
+            # hidden grader would reach feedback/); batch's folder holds only what save_result writes
             shutil.rmtree(paths.autograded(student), ignore_errors=True)
-            _save(paths, sub, result, grader)
+            save_result(paths, sub, result, grader)
             autograded = build_autograded(sub.notebook, result, grader.source_nb, grader.source_roles)
         sync_gradebook(
             course_dir,
