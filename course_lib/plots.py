@@ -60,9 +60,9 @@ def plot_decay_sweep(solution: str, decays: Sequence[float] = (0.5, 0.8, 0.9, 1.
 
 
 def plot_learning_curve(history):
-    """Training loss (smoothed) and held-out accuracy from a :class:`TrainingHistory`."""
+    """Training loss (smoothed) and held-out accuracy from the :class:`~course_lib.training.loop.History` of a fit."""
     if not getattr(history, "loss", None):
-        raise ValueError("history has no training steps; pass the TrainingHistory that train_reward_model returns")
+        raise ValueError("history has no training steps; pass the History that train_reward_model returns")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     window = max(1, len(history.loss) // 20)
     smooth = [

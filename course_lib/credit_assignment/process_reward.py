@@ -1,7 +1,9 @@
 """Process rewards: scoring a solution step by step (book chapters 8 and 9).
 
 An outcome reward model (ORM) gives one number for a whole solution; a process reward model (PRM)
-gives one per step (Lightman et al., 2023). This module has the pieces the course builds on:
+gives one per step (Lightman et al., 2023). This module has the pieces the course builds on; the
+step-text helpers (:func:`split_steps`, :func:`check_arithmetic`, :func:`extract_answer`, ...) live
+in :mod:`course_lib.data.step_text` and are re-exported here, where chapter 3 and ps2-ps3 import them.
 
 * :func:`split_steps`: a solution's steps are its non-empty lines.
 * :func:`assign_step_rewards`: without step labels, spread an outcome reward backwards with a
@@ -25,13 +27,30 @@ import math
 import re
 from collections.abc import Sequence
 
-# A number as people write it: 1,200 or 3.5 or 27 (thousands separators allowed).
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_OP = r"[-+*/x×÷]"
-_CLAIM = re.compile(
-    rf"(?<![\w.,])(?P<lhs>(?:{_NUM})(?:\s*{_OP}\s*(?:{_NUM}))+)\s*=\s*(?P<rhs>-?\s*(?:{_NUM}))(?![\d,]*\d)"
+from course_lib.data.step_text import (
+    CLAIM,
+    NUMBER,
+    arithmetic_claims,
+    check_arithmetic,
+    extract_answer,
+    parse_number,
+    split_steps,
 )
-_ANSWER = re.compile(rf"(?:answer\s+is|####)\s*:?\s*\$?\s*(?P<num>-?(?:{_NUM}))", re.IGNORECASE)
+
+__all__ = [
+    "AGGREGATIONS",
+    "StepRewardModel",
+    "aggregate_steps",
+    "arithmetic_claims",
+    "assign_step_rewards",
+    "check_arithmetic",
+    "extract_answer",
+    "first_error_step",
+    "parse_number",
+    "score_step",
+    "score_steps",
+    "split_steps",
+]
 
 # Heuristic step scores, on PRM800K's scale of "this step is correct".
 SCORE_WRONG_ANSWER = 0.0
@@ -40,13 +59,6 @@ SCORE_NEUTRAL = 0.7  # a step with nothing to check
 SCORE_RIGHT_ARITHMETIC = 0.9
 SCORE_RIGHT_ANSWER = 1.0
 AGGREGATIONS = ("min", "prod", "last", "mean")
-
-
-def split_steps(solution: str) -> list[str]:
-    """The steps of a solution: its non-empty lines, stripped (``\\r\\n`` line ends work)."""
-    if not isinstance(solution, str):
-        raise TypeError(f"solution must be a str, got {type(solution).__name__}")
-    return [line.strip() for line in solution.splitlines() if line.strip()]
 
 
 def assign_step_rewards(solution: str, outcome_reward: float = 1.0, decay: float = 0.9) -> list[tuple[str, float]]:
@@ -62,63 +74,6 @@ def assign_step_rewards(solution: str, outcome_reward: float = 1.0, decay: float
         raise ValueError("solution has no steps (no non-empty lines); nothing to reward")
     T = len(steps)
     return [(step, float(outcome_reward) * decay ** (T - 1 - i)) for i, step in enumerate(steps)]
-
-
-def parse_number(text: str) -> float:
-    """``"1,200"`` -> 1200.0; ``"$27"`` -> 27.0."""
-    return float(text.replace(",", "").replace("$", "").replace(" ", ""))
-
-
-def _evaluate(lhs: str) -> float:
-    tokens = re.findall(rf"{_NUM}|{_OP}", lhs)
-    values, ops = [parse_number(tokens[0])], []
-    for op, num in zip(tokens[1::2], tokens[2::2]):
-        op = {"x": "*", "×": "*", "÷": "/"}.get(op, op)
-        if op in "*/":  # bind tighter than + and -
-            b = parse_number(num)
-            values[-1] = values[-1] * b if op == "*" else (values[-1] / b if b else math.inf)
-        else:
-            ops.append(op)
-            values.append(parse_number(num))
-    total = values[0]
-    for op, v in zip(ops, values[1:]):
-        total = total + v if op == "+" else total - v
-    return total
-
-
-def arithmetic_claims(step: str) -> list[tuple[float, float, str]]:
-    """Every ``a op b [op c ...] = c`` claim in ``step`` as ``(exact value, claimed value, claimed text)``."""
-    return [(_evaluate(m["lhs"]), parse_number(m["rhs"]), m["rhs"]) for m in _CLAIM.finditer(step)]
-
-
-def _holds(exact: float, claimed: float, claimed_text: str) -> bool:
-    """True when ``claimed`` is ``exact`` rounded to as many decimals as the claim shows."""
-    decimals = len(claimed_text.split(".")[1]) if "." in claimed_text else 0
-    return abs(exact - claimed) <= 0.5 * 10.0**-decimals + 1e-9
-
-
-def check_arithmetic(step: str) -> bool | None:
-    """True if every arithmetic claim in ``step`` holds, False if any is wrong, None if there is none.
-
-    ``+ - * /`` and ``x`` work, with thousands separators; a claim may round (``10 / 3 = 3.33``).
-
-    >>> check_arithmetic("So 45 - 18 = 27."), check_arithmetic("So 1,000 x 3 = 3,001."), check_arithmetic("Hi.")
-    (True, False, None)
-    """
-    claims = arithmetic_claims(step)
-    if not claims:
-        return None
-    return all(_holds(*claim) for claim in claims)
-
-
-def extract_answer(solution: str) -> float | None:
-    """The number after the last ``answer is`` (or ``####``), or None.
-
-    >>> extract_answer("Step 1: ...\\nThe answer is: $1,200."), extract_answer("no answer here")
-    (1200.0, None)
-    """
-    matches = list(_ANSWER.finditer(solution))
-    return parse_number(matches[-1]["num"]) if matches else None
 
 
 def _answer_matches(answer: float, ground_truth: float) -> bool:
@@ -192,11 +147,11 @@ class StepRewardModel:
         scored = score_steps(solution, ground_truth)
         if problem is None:
             return scored
-        known = {parse_number(n) for n in re.findall(_NUM, problem)}
+        known = {parse_number(n) for n in re.findall(NUMBER, problem)}
         out = []
         for step, score in scored:
-            claims = list(_CLAIM.finditer(step))
-            operands = [parse_number(n) for m in claims for n in re.findall(_NUM, m["lhs"])]
+            claims = list(CLAIM.finditer(step))
+            operands = [parse_number(n) for m in claims for n in re.findall(NUMBER, m["lhs"])]
             if score >= 0.5 and claims and not all(x in known for x in operands):
                 score = 0.3  # uses a number that came from nowhere
             known.update(parse_number(m["rhs"]) for m in claims)

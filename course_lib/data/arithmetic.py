@@ -27,6 +27,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from course_lib.data.step_text import WRONG_OPS as _WRONG_OPS
+from course_lib.data.step_text import apply_op as _apply
+from course_lib.data.step_text import format_number as _fmt
+
 ERROR_KINDS = ("arithmetic_slip", "copied_wrong_number", "wrong_operation", "lucky")
 
 
@@ -113,8 +117,6 @@ SCENARIOS = (
     ),
 )
 
-_WRONG_OPS = {"+": ("-", "*"), "-": ("+",), "*": ("+", "-"), "/": ("*", "-")}
-
 
 @dataclass(frozen=True)
 class Operation:
@@ -163,22 +165,6 @@ class Solution:
         n = len(self.steps)
         cut = n if self.first_error is None else self.first_error
         return [i < cut for i in range(n)]
-
-
-def _fmt(n: float) -> str:
-    return f"{int(n):,}" if float(n).is_integer() else f"{n:,.2f}"
-
-
-def _apply(op: str, a: int, b: int) -> int:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        return a // b if b and a % b == 0 else round(a / b, 2)
-    raise ValueError(f"op must be one of + - * /, got {op!r}")
 
 
 def miscopy(n: int, avoid: tuple[int, ...], rng: random.Random) -> int:

@@ -36,8 +36,9 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from course_lib.data.arithmetic import _WRONG_OPS, SCENARIOS, ArithmeticProblem, Solution, _apply, _fmt, miscopy
+from course_lib.data.arithmetic import SCENARIOS, ArithmeticProblem, Solution, miscopy
 from course_lib.data.step_parser import parse_step
+from course_lib.data.step_text import WRONG_OPS, apply_op, format_number
 
 SLIPS = (-10, -2, -1, 1, 2, 10)  # how far a slipped result lands from the right one (as in ProblemGenerator)
 
@@ -93,7 +94,7 @@ class SimulatedPolicy:
         op = problem.operations[step - 1]
         kind = rng.choice(("wrong_operation", "copied_wrong_number"))
         value = (
-            rng.choice(_WRONG_OPS[op.op]) if kind == "wrong_operation" else miscopy(op.operand, problem.numbers, rng)
+            rng.choice(WRONG_OPS[op.op]) if kind == "wrong_operation" else miscopy(op.operand, problem.numbers, rng)
         )
         return ProblemProfile(slip, step, kind, value, rng.uniform(*cfg.misconception_strength))
 
@@ -105,7 +106,7 @@ class SimulatedPolicy:
         profile = self.profile(problem, cfg)
         scenario = next(s for s in SCENARIOS if s.name == problem.scenario)
         unit, item = ("$", "") if scenario.name == "savings" else ("", f" {scenario.item}")
-        first = f"Step 1: We start with {unit}{_fmt(problem.start)}{item}."
+        first = f"Step 1: We start with {unit}{format_number(problem.start)}{item}."
         return [self._finish(problem, profile, cfg, [first], problem.start, None, None) for _ in range(n)]
 
     def complete(
@@ -158,20 +159,21 @@ class SimulatedPolicy:
                 error = "copied_wrong_number"
             systematic = profile.misconception_step == i and profile.misconception_kind == error
             if error == "wrong_operation":
-                op = profile.misconception_value if systematic else rng.choice(_WRONG_OPS[op])
+                op = profile.misconception_value if systematic else rng.choice(WRONG_OPS[op])
             elif error == "copied_wrong_number":
                 operand = profile.misconception_value if systematic else miscopy(operand, problem.numbers, rng)
-            result = _apply(op, value, operand)
+            result = apply_op(op, value, operand)
             if rng.random() < profile.slip_rate:
                 result, error = result + rng.choice(SLIPS), error or "arithmetic_slip"
             if result < 0 <= value:  # a count cannot go negative: this sample thinks again and gets the step right
                 op, operand, error = true.op, true.operand, None
-                result = _apply(op, value, operand)
+                result = apply_op(op, value, operand)
             if error is not None and first_error is None:
                 first_error, kind = i, error
-            phrase = scenario.phrases[true.op][1].format(n=_fmt(operand))
+            phrase = scenario.phrases[true.op][1].format(n=format_number(operand))
             symbol = "x" if op == "*" and rng.random() < 0.3 else op
-            steps.append(f"Step {i + 1}: {phrase}. So {_fmt(value)} {symbol} {_fmt(operand)} = {_fmt(result)}.")
+            lhs, rhs, claimed = (format_number(x) for x in (value, operand, result))
+            steps.append(f"Step {i + 1}: {phrase}. So {lhs} {symbol} {rhs} = {claimed}.")
             value = result
         final = float(value)
         if not _same(final, problem.answer) and first_error is not None and rng.random() < cfg.lucky_rate:
@@ -179,7 +181,7 @@ class SimulatedPolicy:
         correct = _same(final, problem.answer)
         if correct and first_error is not None:
             kind = "lucky"
-        steps.append(f"The answer is: {_fmt(final)}")
+        steps.append(f"The answer is: {format_number(final)}")
         return Solution("\n".join(steps), final, correct, first_error, kind, tuple(steps))
 
 
@@ -207,6 +209,6 @@ def _first_error(problem: ArithmeticProblem, prefix: list[str] | tuple[str, ...]
             return i, "wrong_operation"
         if not _same(parsed.operand, true.operand):
             return i, "copied_wrong_number"
-        if not _same(parsed.result, _apply(parsed.op, parsed.lhs, parsed.operand)):
+        if not _same(parsed.result, apply_op(parsed.op, parsed.lhs, parsed.operand)):
             return i, "arithmetic_slip"
     return None, None

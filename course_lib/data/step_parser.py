@@ -23,15 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from course_lib.credit_assignment.process_reward import extract_answer, parse_number
+from course_lib.data.step_text import AMOUNT, CANONICAL_OP, OPERATOR, extract_answer, parse_number
 
 STEP_KINDS = ("start", "operation", "answer", "other")
-_NUM = r"-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_START = re.compile(rf"^Step 1: We start with (?P<value>{_NUM})")
+_START = re.compile(rf"^Step 1: We start with (?P<value>{AMOUNT})")
 _OPERATION = re.compile(
-    rf"^Step \d+: (?P<phrase>.*)\. So (?P<lhs>{_NUM}) (?P<op>[-+*/x×÷]) (?P<operand>{_NUM}) = (?P<result>{_NUM})\.?$"
+    rf"^Step \d+: (?P<phrase>.*)\. So (?P<lhs>{AMOUNT}) (?P<op>{OPERATOR}) (?P<operand>{AMOUNT}) = (?P<result>{AMOUNT})\.?$"
 )
-_CANONICAL_OP = {"x": "*", "×": "*", "÷": "/"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ def parse_step(step: str) -> ParsedStep:
             "operation",
             parse_number(m["result"]),
             m["phrase"],
-            _CANONICAL_OP.get(m["op"], m["op"]),
+            CANONICAL_OP.get(m["op"], m["op"]),
             parse_number(m["lhs"]),
             parse_number(m["operand"]),
         )

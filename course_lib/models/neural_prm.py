@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.data.step_text import split_steps
 from course_lib.models.pooling import gather_last
 from course_lib.models.reward_model import backbone_hidden_states
 
@@ -82,8 +83,6 @@ def step_token_id(tokenizer, separator: str = "\n") -> int:
 @torch.no_grad()
 def score_solution_steps(model: NeuralPRM, tokenizer, solution: str, prompt: str = "") -> list[tuple[str, float]]:
     """``[(step, P(step correct))]`` for one solution, read at the newline closing each step."""
-    from course_lib.credit_assignment.process_reward import split_steps
-
     steps = split_steps(solution)
     text = (prompt + "\n" if prompt else "") + "".join(s + "\n" for s in steps)
     batch = tokenizer([text], return_tensors="pt", add_special_tokens=False)

@@ -45,6 +45,7 @@ from torch import nn
 
 from course_lib.data.arithmetic import SCENARIOS, ArithmeticProblem
 from course_lib.data.step_parser import STEP_KINDS, ParsedStep, parse_step
+from course_lib.data.step_text import calculate
 
 OPERATORS = ("+", "-", "*", "/")
 # every step phrase the generator writes, as (scenario, operation) pairs, e.g. ("store", "-") for "It sells {n}"
@@ -114,8 +115,7 @@ def calculator_features(step: ParsedStep) -> list[float]:
     """
     if step.kind != "operation" or None in (step.lhs, step.operand, step.result):
         return [0.0, 0.0]
-    a, b = step.lhs, step.operand
-    exact = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.inf}.get(step.op, math.inf)
+    exact = calculate(step.op, step.lhs, step.operand)
     off = abs(exact - step.result) if math.isfinite(exact) else 1e3
     return [1.0, round(min(math.log1p(off) / 7, 1.0), 4)]
 

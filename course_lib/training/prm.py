@@ -17,18 +17,16 @@ Example:
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 
 import torch
-from tqdm.auto import tqdm
 
-from course_lib.credit_assignment.process_reward import extract_answer
 from course_lib.data.step_labels import StepLabels
+from course_lib.data.step_text import extract_answer
 from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss
-from course_lib.training.optim import apply_gradients, require_positive
+from course_lib.training.collate import pad_right, pad_rows
+from course_lib.training.loop import History, TrainConfig, fit, shuffled_batches
 
 SUPERVISION = ("process", "outcome")
 
@@ -69,70 +67,50 @@ def collate_step_examples(rows: Sequence[tuple[list[int], list[int]]], pad_id: i
     """
     if not rows:
         raise ValueError("rows is empty: collate at least one (input_ids, labels) row")
-    T = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), T), pad_id, dtype=torch.long)  # [B, T]
-    labels = torch.full((len(rows), T), IGNORE_INDEX, dtype=torch.long)  # [B, T]
-    mask = torch.zeros((len(rows), T), dtype=torch.long)  # [B, T]
-    for i, (ids, lab) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        labels[i, : len(lab)] = torch.tensor(lab)
-        mask[i, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+    batch = pad_rows([ids for ids, _ in rows], pad_id)  # input_ids, attention_mask: [B, T]
+    return {**batch, "labels": pad_right([labels for _, labels in rows], IGNORE_INDEX)}  # labels: [B, T]
 
 
 @dataclass
-class PRMTrainingConfig:
-    """Hyper-parameters of :func:`train_prm`."""
+class PRMTrainingConfig(TrainConfig):
+    """Hyper-parameters of :func:`train_prm`: ``supervision``, then :class:`TrainConfig`'s (keyword-only),
+    with defaults for the tiny backbone: 20 warm-up steps, then a constant learning rate."""
 
     supervision: str = "process"  # "process" (step labels) or "outcome" (final-answer label)
-    learning_rate: float = 3e-3
-    batch_size: int = 32
-    max_steps: int = 300
-    max_length: int = 256
-    seed: int = 0
-    progress: bool = True
+    _: KW_ONLY
+    weight_decay: float = 1e-2
+    warmup_steps: int = 20
+    schedule: str = "constant"
+    max_length: int = 256  # tokens per example; longer ones keep their end
 
     def __post_init__(self):
+        super().__post_init__()
         if self.supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}, got {self.supervision!r}")
-        require_positive(self, ("learning_rate", "batch_size", "max_steps", "max_length"))
+        if self.max_length <= 0:
+            raise ValueError(f"max_length must be > 0, got {self.max_length}")
 
 
-@dataclass
-class PRMHistory:
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+PRMHistory = History  # the name older code uses
 
 
 def train_prm(
     model: NeuralPRM, tokenizer, examples: Sequence[StepLabels], config: PRMTrainingConfig | None = None
-) -> PRMHistory:
-    """Train ``model`` with BCE at step separators (AdamW, constant LR after a short warm-up)."""
+) -> History:
+    """Train ``model`` with BCE at step separators through :func:`~course_lib.training.loop.fit`."""
     config = config or PRMTrainingConfig()
     if not examples:
         raise ValueError("examples is empty")
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
     rows = [encode_step_example(tokenizer, ex, config.supervision, config.max_length) for ex in examples]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20))
-    history, start, order = PRMHistory(), time.perf_counter(), []
-    bar = tqdm(range(config.max_steps), desc=f"{config.supervision} RM", disable=not config.progress, leave=False)
-    model.train()
-    for step in bar:
-        if len(order) < config.batch_size:
-            order += rng.sample(range(len(rows)), len(rows))
-        batch = collate_step_examples([rows[i] for i in order[: config.batch_size]], pad_id)
-        order = order[config.batch_size :]
-        loss = prm_loss(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
-        apply_gradients(loss, model.parameters(), optimizer, scheduler)
-        history.step.append(step)
-        history.loss.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    history.seconds = time.perf_counter() - start
-    return history
+
+    def loss_fn(model: NeuralPRM, indices: list[int]) -> torch.Tensor:
+        batch = collate_step_examples([rows[i] for i in indices], pad_id)
+        logits = model(batch["input_ids"], batch["attention_mask"])  # [B, T]
+        return prm_loss(logits, batch["labels"])
+
+    batches = shuffled_batches(len(rows), config.batch_size, config.seed)
+    return fit(model, loss_fn, batches, config, desc=f"{config.supervision} RM")
 
 
 @torch.no_grad()

@@ -19,18 +19,16 @@ Example:
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.reward_model import RewardModel
-from course_lib.training.optim import apply_gradients, require_positive
+from course_lib.training.collate import pad_rows
+from course_lib.training.loop import EarlyStop, History, TrainConfig, fit, shuffled_batches
 
 __all__ = [
     "RewardModel",
@@ -101,41 +99,27 @@ def pairwise_accuracy(reward_chosen, reward_rejected) -> float:
 # -- training ---------------------------------------------------------------------------------
 
 
-@dataclass
-class RewardTrainingConfig:
-    """Hyper-parameters of :func:`train_reward_model` (defaults train the tiny backbone on a CPU)."""
+@dataclass(kw_only=True)
+class RewardTrainingConfig(TrainConfig):
+    """Hyper-parameters of :func:`train_reward_model`: :class:`TrainConfig`'s, with defaults that train the
+    tiny backbone on a CPU (warm-up, then cosine decay), and three of the reward model's own."""
 
-    learning_rate: float = 3e-3
-    weight_decay: float = 0.0
-    batch_size: int = 32  # pairs per step
-    max_steps: int = 300
     warmup_steps: int = 20
     max_length: int = 192  # tokens of prompt + response; longer texts are truncated on the left
     center_rewards_coefficient: float | None = None  # c in c * E[(r+ + r-)^2] (Eisenstein et al.)
-    eval_every: int = 50
     stop_at_accuracy: float | None = None  # stop once held-out pairwise accuracy reaches this (needs eval_pairs)
-    seed: int = 0
-    progress: bool = True
 
     def __post_init__(self):
-        require_positive(self, ("learning_rate", "batch_size", "max_steps", "max_length", "eval_every"))
+        super().__post_init__()
+        if self.max_length <= 0:
+            raise ValueError(f"max_length must be > 0, got {self.max_length}")
         if self.center_rewards_coefficient is not None and self.center_rewards_coefficient < 0:
             raise ValueError(f"center_rewards_coefficient must be >= 0, got {self.center_rewards_coefficient}")
         if self.stop_at_accuracy is not None and not 0.0 < self.stop_at_accuracy <= 1.0:
             raise ValueError(f"stop_at_accuracy must be in (0, 1] or None, got {self.stop_at_accuracy}")
 
 
-@dataclass
-class TrainingHistory:
-    """What happened during training; each list has one entry per step (or per evaluation)."""
-
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    eval_step: list[int] = field(default_factory=list)
-    eval_accuracy: list[float] = field(default_factory=list)
-    eval_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+TrainingHistory = History  # the name chapter 4 and older code use
 
 
 @dataclass
@@ -157,17 +141,6 @@ def _tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int
     return [x[-max_length:] for x in ids]
 
 
-def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad ``rows`` into ``input_ids`` and ``attention_mask``, both ``[N, T]``."""
-    T = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, r in enumerate(rows):
-        input_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        attention_mask[i, : len(r)] = 1
-    return input_ids, attention_mask
-
-
 class EncodedPairs:
     """Pairs tokenized once; :meth:`batch` pads a subset into ``[chosen..., rejected...]`` of shape ``[2B, T]``."""
 
@@ -185,8 +158,7 @@ class EncodedPairs:
 
     def batch(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         rows = [self.chosen[i] for i in indices] + [self.rejected[i] for i in indices]
-        input_ids, attention_mask = _pad(rows, self.pad_id)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "margin": self.margin[list(indices)]}
+        return {**pad_rows(rows, self.pad_id), "margin": self.margin[list(indices)]}
 
 
 def encode_pairs(tokenizer, pairs: Sequence[PreferencePair], max_length: int = 192) -> dict[str, torch.Tensor]:
@@ -209,60 +181,36 @@ def train_reward_model(
     train_pairs: Sequence[PreferencePair],
     eval_pairs: Sequence[PreferencePair] | None = None,
     config: RewardTrainingConfig | None = None,
-) -> TrainingHistory:
-    """Train ``model`` with the Bradley-Terry loss (AdamW, linear warm-up, cosine decay); returns the history.
+) -> History:
+    """Train ``model`` with the Bradley-Terry loss through :func:`~course_lib.training.loop.fit`; returns the history.
 
-    With ``eval_pairs`` the held-out accuracy is measured every ``eval_every`` steps (and at the end);
-    ``config.stop_at_accuracy`` ends training early once it is reached.
+    With ``eval_pairs`` the held-out accuracy and loss are measured every ``eval_every`` steps (and at
+    the end); ``config.stop_at_accuracy`` ends training early once the accuracy reaches it.
     """
-    import time
-
     config = config or RewardTrainingConfig()
     if not train_pairs:
         raise ValueError("train_pairs is empty")
-    if config.stop_at_accuracy is not None and not eval_pairs:
-        raise ValueError("stop_at_accuracy needs eval_pairs (held-out pairs to measure accuracy on)")
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-
-    def lr_at(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    history, order, start = TrainingHistory(), [], time.perf_counter()
+    if config.stop_at_accuracy is not None:
+        if not eval_pairs:
+            raise ValueError("stop_at_accuracy needs eval_pairs (held-out pairs to measure accuracy on)")
+        config = replace(config, early_stop=EarlyStop("accuracy", "max", target=config.stop_at_accuracy))
     train_data = EncodedPairs(tokenizer, train_pairs, config.max_length)
     eval_data = EncodedPairs(tokenizer, eval_pairs, config.max_length) if eval_pairs else None
-    bar = tqdm(range(config.max_steps), desc="reward model", disable=not config.progress, leave=False)
-    for step in bar:
-        model.train()
-        if len(order) < config.batch_size:
-            order += rng.sample(range(len(train_pairs)), len(train_pairs))
-        idx, order = order[: config.batch_size], order[config.batch_size :]
-        batch = train_data.batch(idx)
-        r_chosen, r_rejected = _pair_rewards(model, batch)
+
+    def loss_fn(model: RewardModel, indices: list[int]):
+        batch = train_data.batch(indices)
+        r_chosen, r_rejected = _pair_rewards(model, batch)  # [B], [B]
         loss = bradley_terry_loss(r_chosen, r_rejected, margin=batch["margin"])
         if config.center_rewards_coefficient:
             loss = loss + config.center_rewards_coefficient * ((r_chosen + r_rejected) ** 2).mean()
-        apply_gradients(loss, model.parameters(), optimizer, scheduler)
-        history.step.append(step)
-        history.loss.append(loss.item())
-        history.accuracy.append(pairwise_accuracy(r_chosen.detach(), r_rejected.detach()))
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        last = step == config.max_steps - 1
-        if eval_data and ((step + 1) % config.eval_every == 0 or last):
-            result = evaluate(model, tokenizer, eval_data)
-            history.eval_step.append(step)
-            history.eval_accuracy.append(result.accuracy)
-            history.eval_loss.append(result.loss)
-            bar.set_postfix(loss=f"{loss.item():.3f}", eval_acc=f"{result.accuracy:.3f}")
-            if config.stop_at_accuracy is not None and result.accuracy >= config.stop_at_accuracy:
-                break
-    history.seconds = time.perf_counter() - start
-    return history
+        return loss, {"accuracy": pairwise_accuracy(r_chosen.detach(), r_rejected.detach())}
+
+    def held_out(model: RewardModel) -> dict[str, float]:
+        result = evaluate(model, tokenizer, eval_data)
+        return {"accuracy": result.accuracy, "loss": result.loss}
+
+    batches = shuffled_batches(len(train_data), config.batch_size, config.seed)
+    return fit(model, loss_fn, batches, config, held_out if eval_data else None, desc="reward model")
 
 
 @torch.no_grad()

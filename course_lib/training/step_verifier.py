@@ -30,19 +30,17 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from course_lib.data.arithmetic import ArithmeticProblem, Solution
 from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
 from course_lib.models.step_verifier import N_FEATURES, StepVerifier, solution_features
-from course_lib.training.optim import require_positive
+from course_lib.training.loop import EarlyStop, History, TrainConfig, fit
 
 SUPERVISION = ("process", "outcome")
 
@@ -119,33 +117,26 @@ def verifier_loss(model: StepVerifier, batch: EncodedSolutions, supervision: str
 
 
 @dataclass
-class VerifierTrainingConfig:
-    """Hyper-parameters of :func:`train_step_verifier`; the same for both kinds of supervision."""
+class VerifierTrainingConfig(TrainConfig):
+    """Hyper-parameters of :func:`train_step_verifier`, the same for both kinds of supervision:
+    ``supervision``, then :class:`TrainConfig`'s (keyword-only): a constant learning rate, no clipping."""
 
     supervision: str = "process"  # "process" (step labels) or "outcome" (final-answer labels)
-    learning_rate: float = 3e-3
+    _: KW_ONLY
     weight_decay: float = 1e-2
-    batch_size: int = 128  # solutions per step
+    batch_size: int = 128  # solutions per step, drawn with replacement
     max_steps: int = 1500
+    schedule: str = "constant"
+    max_grad_norm: float | None = None
     eval_every: int = 100  # with validation data: keep the parameters with the lowest validation loss
-    seed: int = 0
-    progress: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         if self.supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}, got {self.supervision!r}")
-        require_positive(self, ("learning_rate", "batch_size", "max_steps", "eval_every"))
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
-@dataclass
-class VerifierHistory:
-    loss: list[float] = field(default_factory=list)  # training loss of every step
-    eval_step: list[int] = field(default_factory=list)
-    eval_loss: list[float] = field(default_factory=list)  # validation loss, same supervision
-    best_step: int | None = None  # the step whose parameters were kept
-    seconds: float = 0.0
+VerifierHistory = History  # the name older code uses
 
 
 def train_step_verifier(
@@ -153,8 +144,8 @@ def train_step_verifier(
     data: EncodedSolutions,
     config: VerifierTrainingConfig | None = None,
     validation: EncodedSolutions | None = None,
-) -> VerifierHistory:
-    """Train ``model`` with AdamW on random batches of solutions.
+) -> History:
+    """Train ``model`` on random batches of solutions through :func:`~course_lib.training.loop.fit`.
 
     With ``validation``, the loss on it (same supervision) is measured every ``eval_every`` steps and
     the model ends with the parameters that scored lowest (early stopping), so neither kind of
@@ -164,33 +155,21 @@ def train_step_verifier(
     if len(data) == 0:
         raise ValueError("data has no solutions")
     generator = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    history, start, best = VerifierHistory(), time.perf_counter(), None
-    desc = f"{config.supervision} verifier"
-    bar = tqdm(range(config.max_steps), desc=desc, disable=not config.progress, leave=False)
-    for step in bar:
-        model.train()
-        idx = torch.randint(len(data), (min(config.batch_size, len(data)),), generator=generator)
-        batch = EncodedSolutions(data.features[idx], data.step_mask[idx], data.step_labels[idx], data.outcome[idx])
-        loss = verifier_loss(model, batch, config.supervision)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.loss.append(loss.item())
-        if validation is not None and ((step + 1) % config.eval_every == 0 or step + 1 == config.max_steps):
-            model.eval()
-            with torch.no_grad():
-                val = verifier_loss(model, validation, config.supervision).item()
-            if not history.eval_loss or val < min(history.eval_loss):
-                best = {k: v.clone() for k, v in model.state_dict().items()}
-                history.best_step = step + 1
-            history.eval_step.append(step + 1)
-            history.eval_loss.append(val)
-            bar.set_postfix(val_loss=f"{val:.3f}")
-    if best is not None:
-        model.load_state_dict(best)
-    history.seconds = time.perf_counter() - start
-    return history
+
+    def batch(step: int) -> EncodedSolutions:
+        idx = torch.randint(len(data), (min(config.batch_size, len(data)),), generator=generator)  # [B]
+        return EncodedSolutions(data.features[idx], data.step_mask[idx], data.step_labels[idx], data.outcome[idx])
+
+    def loss_fn(model: StepVerifier, batch: EncodedSolutions) -> torch.Tensor:
+        return verifier_loss(model, batch, config.supervision)
+
+    def held_out(model: StepVerifier) -> dict[str, float]:
+        return {"loss": verifier_loss(model, validation, config.supervision).item()}
+
+    if validation is not None and config.early_stop is None:
+        config = replace(config, early_stop=EarlyStop("loss", "min", restore_best=True))
+    evaluate = held_out if validation is not None else None
+    return fit(model, loss_fn, batch, config, evaluate, desc=f"{config.supervision} verifier")
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from course_lib.plots import (  # noqa: E402
     plot_orm_vs_prm,
     plot_reliability,
 )
-from course_lib.training.reward_model import TrainingHistory  # noqa: E402
+from course_lib.training.loop import History  # noqa: E402
 
 SOLUTION = "Step 1: 45 - 18 = 27.\nStep 2: 27 + 0 = 27.\nThe answer is: 27"
 
@@ -52,17 +52,17 @@ def test_plot_decay_sweep_one_line_per_decay():
 
 
 def test_plot_learning_curve_from_a_history():
-    history = TrainingHistory(
+    history = History(
         step=list(range(10)),
         loss=[0.7 - 0.05 * i for i in range(10)],
-        eval_step=[4, 9],
-        eval_accuracy=[0.6, 0.9],
+        eval_step=[5, 10],
+        eval_metrics={"accuracy": [0.6, 0.9], "loss": [0.6, 0.3]},
     )
     fig = plot_learning_curve(history)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert list(fig.axes[1].get_lines()[0].get_ydata()) == [0.6, 0.9]
     with pytest.raises(ValueError, match="history has no training steps"):
-        plot_learning_curve(TrainingHistory())
+        plot_learning_curve(History())
 
 
 def test_plot_reliability_one_line_per_curve_plus_the_diagonal():

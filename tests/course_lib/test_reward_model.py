@@ -165,7 +165,7 @@ def test_train_reward_model_returns_a_history_and_changes_the_model():
     assert isinstance(history, TrainingHistory)
     assert history.step == list(range(6)) and len(history.loss) == len(history.accuracy) == 6
     assert all(math.isfinite(x) and x >= 0 for x in history.loss)
-    assert history.eval_step == [2, 5] and len(history.eval_accuracy) == len(history.eval_loss) == 2
+    assert history.eval_step == [3, 6] and len(history.eval_accuracy) == len(history.eval_loss) == 2
     assert history.seconds > 0
     assert not torch.equal(before, model.score.weight)
     with pytest.raises(ValueError, match="train_pairs is empty"):
