@@ -84,21 +84,41 @@ def plot_learning_curve(history):
     return fig
 
 
-def plot_reliability(curves: dict[str, list[tuple[float, float, int]]], title: str = "Reliability diagram"):
-    """Reliability diagram: accuracy vs mean confidence per bin, one line per named curve."""
+def plot_reliability(
+    curves: dict[str, list[tuple[float, float, int]]], title: str = "Reliability diagram", n_bins: int = 10
+):
+    """Reliability diagram: accuracy vs mean confidence per bin, one line per named curve, and under it
+    a histogram of how many examples fall in each bin (a point resting on a few examples says little).
+
+    ``curves`` maps a name to ``reliability_curve(probs, labels, n_bins)``; ``n_bins`` must be the same.
+    """
     if not isinstance(curves, dict) or not curves:
         raise ValueError(
             f"curves must be a non-empty dict of name -> reliability_curve(...), got {type(curves).__name__}"
         )
-    fig, ax = plt.subplots(figsize=(5, 5))
+    if not (isinstance(n_bins, int) and n_bins >= 1):
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+    fig, (ax, ax_count) = plt.subplots(
+        2, 1, figsize=(5, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
+    )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
-    for name, curve in curves.items():
-        ax.plot([c for c, _, _ in curve], [a for _, a, _ in curve], marker="o", label=name)
-    ax.set_xlabel("mean predicted probability")
+    width = 1 / n_bins / len(curves)
+    for k, (name, curve) in enumerate(curves.items()):
+        (line,) = ax.plot([c for c, _, _ in curve], [a for _, a, _ in curve], marker="o", label=name)
+        bins = [min(int(c * n_bins), n_bins - 1) for c, _, _ in curve]  # the bin each point summarizes
+        ax_count.bar(
+            [b / n_bins + (k + 0.5) * width for b in bins],
+            [n for _, _, n in curve],
+            width=width,
+            color=line.get_color(),
+            alpha=0.8,
+        )
     ax.set_ylabel("fraction preferred")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
+    ax_count.set_xlim(0, 1)
+    ax_count.set_xlabel("mean predicted probability")
+    ax_count.set_ylabel("examples per bin")
     return fig
 
 

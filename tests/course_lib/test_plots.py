@@ -65,11 +65,17 @@ def test_plot_learning_curve_from_a_history():
         plot_learning_curve(History())
 
 
-def test_plot_reliability_one_line_per_curve_plus_the_diagonal():
-    fig = plot_reliability({"raw": [(0.2, 0.1, 5), (0.8, 0.6, 5)], "scaled": [(0.5, 0.5, 10)]}, title="RM")
-    ax = fig.axes[0]
+def test_plot_reliability_one_line_per_curve_plus_the_diagonal_and_bin_counts_under_it():
+    fig = plot_reliability({"raw": [(0.2, 0.1, 5), (0.8, 0.6, 7)], "scaled": [(0.55, 0.5, 12)]}, title="RM")
+    ax, ax_count = fig.axes
     assert ax.get_title() == "RM" and len(ax.get_lines()) == 3
     assert list(ax.get_lines()[1].get_xdata()) == [0.2, 0.8]
+    bars = ax_count.patches  # one bar per non-empty bin of each curve, in the bin the point belongs to
+    assert [b.get_height() for b in bars] == [5, 7, 12]
+    assert [int(b.get_x() * 10) for b in bars] == [2, 8, 5]
+    assert bars[0].get_facecolor()[:3] == matplotlib.colors.to_rgb(ax.get_lines()[1].get_color())
+    with pytest.raises(ValueError, match="n_bins must be a positive int, got 0"):
+        plot_reliability({"raw": [(0.2, 0.1, 5)]}, n_bins=0)
     with pytest.raises(ValueError, match="curves must be a non-empty dict"):
         plot_reliability([(0.2, 0.1, 5)])
     with pytest.raises(ValueError, match="curves must be a non-empty dict"):
