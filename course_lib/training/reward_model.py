@@ -119,7 +119,7 @@ class RewardTrainingConfig(TrainConfig):
             raise ValueError(f"stop_at_accuracy must be in (0, 1] or None, got {self.stop_at_accuracy}")
 
 
-TrainingHistory = History  # the name chapter 4 and older code use
+TrainingHistory = History  # the name this module's History had before fit()
 
 
 @dataclass

@@ -17,6 +17,7 @@ At selection time both give a solution the score ``prod_i p_i`` (or ``min_i p_i`
 Example:
     >>> from course_lib.data.arithmetic import ProblemGenerator
     >>> from course_lib.data.policy import SimulatedPolicy
+    >>> from course_lib.models.step_verifier import N_FEATURES
     >>> gen, policy = ProblemGenerator(seed=0), SimulatedPolicy(seed=0)
     >>> problems = [gen.problem() for _ in range(20)]
     >>> data = encode_solutions([(p, s) for p in problems for s in policy.sample(p, 4)])
@@ -33,13 +34,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 from course_lib.data.arithmetic import ArithmeticProblem, Solution
 from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
-from course_lib.models.step_verifier import N_FEATURES, StepVerifier, solution_features
+from course_lib.models.step_verifier import StepVerifier, solution_features
+from course_lib.training.collate import pad_right
 from course_lib.training.loop import EarlyStop, History, TrainConfig, fit
 
 SUPERVISION = ("process", "outcome")
@@ -75,18 +77,12 @@ def encode_solutions(pairs: Sequence[tuple[ArithmeticProblem, Solution]]) -> Enc
     """Featurize ``(problem, solution)`` pairs once; both kinds of supervision train on the result."""
     if len(pairs) == 0:
         raise ValueError("pairs is empty; pass (problem, solution) pairs")
-    rows = [solution_features(problem, solution.steps) for problem, solution in pairs]
-    S, K = len(rows), max(len(r) for r in rows)
-    features = np.zeros((S, K, N_FEATURES), dtype=np.float32)
-    mask = np.zeros((S, K), dtype=bool)
-    labels = np.full((S, K), IGNORE_INDEX, dtype=np.int64)
-    for s, (row, (_, solution)) in enumerate(zip(rows, pairs)):
-        features[s, : len(row)], mask[s, : len(row)] = row, True
-        labels[s, : len(row)] = process_labels(solution)
-    outcome = np.array([float(solution.is_correct) for _, solution in pairs], dtype=np.float32)
-    return EncodedSolutions(
-        torch.from_numpy(features), torch.from_numpy(mask), torch.from_numpy(labels), torch.from_numpy(outcome)
-    )
+    rows = [torch.as_tensor(solution_features(problem, solution.steps)) for problem, solution in pairs]  # [K_s, F]
+    features = pad_sequence(rows, batch_first=True)  # [S, K, F], zeros after each solution's last step
+    step_mask = pad_sequence([torch.ones(len(r), dtype=torch.bool) for r in rows], batch_first=True)  # [S, K]
+    step_labels = pad_right([process_labels(solution) for _, solution in pairs], IGNORE_INDEX)  # [S, K]
+    outcome = torch.tensor([float(solution.is_correct) for _, solution in pairs], dtype=torch.float32)  # [S]
+    return EncodedSolutions(features, step_mask, step_labels, outcome)
 
 
 def log_prob_all_correct(logits: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
