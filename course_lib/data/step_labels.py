@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from course_lib.data.arithmetic import GeneratorConfig, ProblemGenerator
+from course_lib.data.step_text import parse_number
 
 RATINGS = (-1, 0, 1)
 
@@ -152,7 +153,7 @@ def prm800k_to_step_labels(record: object, neutral_is_correct: bool = True, wher
         raise ValueError(f"{where}: no rated steps")
     answer = record["question"].get("ground_truth_answer")
     try:
-        answer = float(str(answer).replace(",", "").replace("\\!", "")) if answer is not None else None
+        answer = parse_number(str(answer).replace("\\!", "")) if answer is not None else None  # PRM800K writes 1,\!000
     except ValueError:
         answer = None  # symbolic answers such as \frac{1}{2}
     return StepLabels(problem, tuple(completions), tuple(labels), answer)

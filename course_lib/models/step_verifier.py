@@ -45,13 +45,13 @@ from torch import nn
 
 from course_lib.data.arithmetic import SCENARIOS, ArithmeticProblem
 from course_lib.data.step_parser import STEP_KINDS, ParsedStep, parse_step
-from course_lib.data.step_text import calculate
+from course_lib.data.step_text import NUMBER, calculate
 
 OPERATORS = ("+", "-", "*", "/")
 # every step phrase the generator writes, as (scenario, operation) pairs, e.g. ("store", "-") for "It sells {n}"
 PHRASES = tuple((s.name, op) for s in SCENARIOS for op in s.phrases)
 _PHRASE_PATTERNS = tuple(
-    re.compile("^" + re.escape(s.phrases[op][1]).replace(r"\{n\}", r"[\d,.]+") + "$")
+    re.compile("^" + re.escape(s.phrases[op][1]).replace(r"\{n\}", f"(?:{NUMBER})") + "$")
     for s in SCENARIOS
     for op in s.phrases
 )
