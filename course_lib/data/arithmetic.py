@@ -7,8 +7,9 @@ write a correct solution, one step per line, and wrong solutions whose *first wr
 * ``arithmetic_slip``: a step claims ``45 - 18 = 28``; later steps carry the wrong value on.
 * ``copied_wrong_number``: a step uses a number the problem does not contain (``45 - 81``).
 * ``wrong_operation``: a step adds where it should subtract (``45 + 18 = 63``); the arithmetic is right.
-* ``lucky``: a step slips but the final line still states the right answer (outcome-correct,
-  process-wrong: the case that fools an outcome reward model).
+* ``lucky``: two slips cancel (``45 - 18 = 28``, then ``28 + 10 = 37``): every line follows from the
+  one before, and the final answer is right (outcome-correct, process-wrong: the case that fools an
+  outcome reward model).
 
 Everything is seeded, so the same ``seed`` gives the same problems on every machine.
 
@@ -253,8 +254,12 @@ class ProblemGenerator:
         kind = kind or self.rng.choice(ERROR_KINDS)
         if kind not in ERROR_KINDS:
             raise ValueError(f"kind must be one of {ERROR_KINDS}, got {kind!r}")
+        # step 0 states the start value; a lucky chain needs a later step to cancel its slip
+        last = len(problem.operations) - (kind == "lucky")
+        if last < 1:
+            raise ValueError(f"a lucky solution needs a problem with at least 2 operations, got {problem.question!r}")
         for _ in range(50):
-            error_at = self.rng.randint(1, len(problem.operations))  # step 0 states the start value
+            error_at = self.rng.randint(1, last)
             solution = self._write(problem, error_at, kind)
             if solution is not None:
                 return solution
@@ -276,15 +281,21 @@ class ProblemGenerator:
                 operand = miscopy(operand, problem.numbers, self.rng)
                 result = _apply(op, value, operand)
             elif i == error_at and kind in ("arithmetic_slip", "lucky"):
-                result = result + self.rng.choice([-10, -2, -1, 1, 2, 10])
+                after = problem.operations[i] if i < len(problem.operations) else None
+                if kind == "lucky" and after is not None and after.op == "/":  # keep the next division exact
+                    result = result + self.rng.choice([-1, 1]) * after.operand
+                else:
+                    result = result + self.rng.choice([-10, -2, -1, 1, 2, 10])
+            elif error_at is not None and i == error_at + 1 and kind == "lucky":
+                result = o.result  # a second slip that cancels the first: the chain is back on track
             if result < 0:
                 return None  # a negative count is a silly chain; let the caller retry
             phrase = scenario.phrases[o.op][1].format(n=_fmt(operand))
             symbol = {"*": "x"}.get(op, op) if self.rng.random() < 0.3 else op
             steps.append(f"Step {i + 1}: {phrase}. So {_fmt(value)} {symbol} {_fmt(operand)} = {_fmt(result)}.")
             value = result
-        final = problem.answer if kind == "lucky" else float(value)
-        if kind is not None and kind != "lucky" and final == problem.answer:
+        final = float(value)
+        if kind is not None and (kind == "lucky") != (final == problem.answer):
             return None
         steps.append(f"The answer is: {_fmt(final)}")
         return Solution(

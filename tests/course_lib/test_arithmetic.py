@@ -60,6 +60,22 @@ def test_wrong_solution_labels_from_the_first_error(kind):
         assert (s.final_answer == p.answer) == (kind == "lucky")
 
 
+def test_lucky_solutions_reach_the_answer_through_two_cancelling_slips():
+    gen, problems = _problems(8, 60)
+    for p in problems:
+        s = gen.wrong_solution(p, "lucky")
+        wrong = [i for i, step in enumerate(s.steps) if check_arithmetic(step) is False]
+        assert wrong == [s.first_error, s.first_error + 1], s.text  # the slip, then the one that cancels it
+        assert extract_answer(s.text) == p.answer == s.final_answer
+        assert s.steps[-2].endswith(f"= {s.steps[-1].split(': ')[1]}."), s.text  # the last line follows
+
+
+def test_lucky_solution_needs_two_operations():
+    gen = ProblemGenerator(seed=0, config=GeneratorConfig(min_steps=1, max_steps=1))
+    with pytest.raises(ValueError, match="at least 2 operations"):
+        gen.wrong_solution(gen.problem(), "lucky")
+
+
 @pytest.mark.parametrize("kind", ["arithmetic_slip", "lucky"])
 def test_known_first_wrong_step_agrees_with_first_error_step(kind):
     gen, problems = _problems(5, 60)

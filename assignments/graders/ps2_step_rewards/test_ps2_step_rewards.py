@@ -10,7 +10,7 @@ from course_lib.credit_assignment.process_reward import assign_step_rewards as r
 from course_lib.credit_assignment.process_reward import split_steps as ref_split
 
 REFERENCE = [
-    "course_lib.credit_assignment.process_reward.split_steps",
+    "course_lib.data.step_text.split_steps",
     "course_lib.credit_assignment.process_reward.assign_step_rewards",
 ]
 COURSE_LIB = []  # the notebook uses nothing of course_lib

@@ -15,8 +15,8 @@ from course_lib.credit_assignment.process_reward import score_steps as ref_score
 from course_lib.data.arithmetic import ERROR_KINDS, ProblemGenerator
 
 REFERENCE = [
-    "course_lib.credit_assignment.process_reward.check_arithmetic",
-    "course_lib.credit_assignment.process_reward.extract_answer",
+    "course_lib.data.step_text.check_arithmetic",
+    "course_lib.data.step_text.extract_answer",
     "course_lib.credit_assignment.process_reward.score_steps",
     "course_lib.credit_assignment.process_reward.first_error_step",
     "course_lib.credit_assignment.process_reward.aggregate_steps",
