@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -27,7 +28,9 @@ from course_lib.data.arithmetic import ProblemGenerator
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<pad>"
-TINY = "tiny"
+TINY = "tiny"  # built here, randomly initialised: the from-scratch baseline
+COURSE_TINY = "course-tiny"  # pretrained on the course's text (scripts/pretrain_backbone.py), shipped
+COURSE_TINY_DIR = Path(__file__).resolve().parent / "course-tiny"
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,11 @@ def train_tokenizer(vocab_size: int = 512, n_problems: int = 1500, seed: int = 0
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN)
 
 
-def build_tiny_backbone(config: TinyBackboneConfig | None = None):
-    """Build ``(GPT2Model, tokenizer)`` locally, seeded, with ``bos/eos/pad`` ids set in the config."""
-    from transformers import GPT2Config, GPT2Model
+def gpt2_config(config: TinyBackboneConfig, tokenizer):
+    """The ``transformers.GPT2Config`` of ``config``, with the tokenizer's ``bos/eos/pad`` ids."""
+    from transformers import GPT2Config
 
-    config = config or TinyBackboneConfig()
-    tokenizer = train_tokenizer(config.vocab_size, config.corpus_size, config.seed)
-    gpt2_config = GPT2Config(
+    return GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=config.n_positions,
         n_embd=config.n_embd,
@@ -103,14 +104,29 @@ def build_tiny_backbone(config: TinyBackboneConfig | None = None):
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def build_tiny_backbone(config: TinyBackboneConfig | None = None, language_model_head: bool = False):
+    """Build ``(GPT2Model, tokenizer)`` locally, seeded, with ``bos/eos/pad`` ids set in the config.
+
+    With ``language_model_head`` the model is a ``GPT2LMHeadModel`` (next-token logits), the form
+    that pretraining (:mod:`course_lib.training.pretrain`) trains and saves.
+    """
+    from transformers import GPT2LMHeadModel, GPT2Model
+
+    config = config or TinyBackboneConfig()
+    tokenizer = train_tokenizer(config.vocab_size, config.corpus_size, config.seed)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        model = GPT2Model(gpt2_config)
+        model = (GPT2LMHeadModel if language_model_head else GPT2Model)(gpt2_config(config, tokenizer))
     return model, tokenizer
 
 
 def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
-    """Return ``(base_model, tokenizer)`` for ``"tiny"``, a local folder, or a cached hub name.
+    """Return ``(base_model, tokenizer)`` for ``"tiny"``, ``"course-tiny"``, a local folder, or a cached hub name.
+
+    ``"course-tiny"`` is the course-pretrained checkpoint shipped in ``course_lib/models/course-tiny``;
+    it loads through the same ``from_pretrained(..., local_files_only=True)`` path as ``distilgpt2``.
 
     Nothing is downloaded unless ``local_files_only=False``. GPT-2 tokenizers have no pad token; we
     reuse EOS for padding (the reward model pools with the attention mask, so EOS is never mistaken
@@ -118,6 +134,13 @@ def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
     """
     if name_or_path == TINY:
         return build_tiny_backbone()
+    if name_or_path == COURSE_TINY:
+        if not (COURSE_TINY_DIR / "model.safetensors").is_file():
+            raise OSError(
+                f"the course-pretrained checkpoint is missing from {COURSE_TINY_DIR}; rebuild it with "
+                "`python scripts/pretrain_backbone.py` (about an hour on 2 CPU cores)"
+            )
+        name_or_path = str(COURSE_TINY_DIR)
     from transformers import AutoModel, AutoTokenizer
 
     try:
