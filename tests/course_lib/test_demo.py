@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.data.preferences import REJECTED_KINDS
-from course_lib.demo import DemoConfig, main, run_demo
+from course_lib.demo import DemoConfig, main, run_demo, summary
 from course_lib.training.reward_model import RewardTrainingConfig
 
 
@@ -26,3 +26,16 @@ def test_main_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["--steps", "many"])
     assert "invalid int value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "by_kind, expected",
+    [
+        ({"no_work": 1.0, "unfinished": 1.0}, ["form kinds (no_work, unfinished): mean 1.000: learned"]),
+        ({"arithmetic_slip": 0.388}, ["math-error kinds (arithmetic_slip): mean 0.388: below chance (0.5)"]),
+        ({"wrong_operation": 0.75}, ["math-error kinds (wrong_operation): mean 0.750: above chance, not learned"]),
+        ({}, []),
+    ],
+)
+def test_summary_says_what_was_measured(by_kind, expected):
+    assert [line.strip() for line in summary(by_kind).splitlines()] == expected
