@@ -122,7 +122,7 @@ def build_tiny_backbone(config: TinyBackboneConfig | None = None, language_model
     return model, tokenizer
 
 
-def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
+def load_backbone(name_or_path: str = TINY, local_files_only: bool = True, from_scratch: bool = False, seed: int = 0):
     """Return ``(base_model, tokenizer)`` for ``"tiny"``, ``"course-tiny"``, a local folder, or a cached hub name.
 
     ``"course-tiny"`` is the course-pretrained checkpoint shipped in ``course_lib/models/course-tiny``;
@@ -131,6 +131,9 @@ def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
     Nothing is downloaded unless ``local_files_only=False``. GPT-2 tokenizers have no pad token; we
     reuse EOS for padding (the reward model pools with the attention mask, so EOS is never mistaken
     for padding) and record it in ``model.config.pad_token_id``.
+
+    ``from_scratch=True`` keeps the checkpoint's architecture and tokenizer but draws fresh weights
+    (seeded): the baseline that shows what pretraining brings (chapter 4).
     """
     if name_or_path == TINY:
         return build_tiny_backbone()
@@ -141,11 +144,17 @@ def load_backbone(name_or_path: str = TINY, local_files_only: bool = True):
                 "`python scripts/pretrain_backbone.py` (about an hour on 2 CPU cores)"
             )
         name_or_path = str(COURSE_TINY_DIR)
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local_files_only)
-        model = AutoModel.from_pretrained(name_or_path, local_files_only=local_files_only)
+        if from_scratch:
+            config = AutoConfig.from_pretrained(name_or_path, local_files_only=local_files_only)
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                model = AutoModel.from_config(config)
+        else:
+            model = AutoModel.from_pretrained(name_or_path, local_files_only=local_files_only)
     except OSError as err:
         cache = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
         raise OSError(

@@ -122,3 +122,21 @@ def test_the_script_writes_a_checkpoint_that_loads_through_from_pretrained(tmp_p
     assert type(model).__name__ == "GPT2Model" and tokenizer.pad_token == "<pad>"
     assert model.config.pad_token_id == tokenizer.pad_token_id
     assert "| step | digit accuracy |" in (out / "README.md").read_text()
+
+
+def test_from_scratch_keeps_the_architecture_and_draws_fresh_seeded_weights(tmp_path, monkeypatch):
+    model, tokenizer = backbone.build_tiny_backbone(
+        backbone.TinyBackboneConfig(n_layer=1, n_embd=32, n_head=2), language_model_head=True
+    )
+    with torch.no_grad():
+        model.transformer.h[0].attn.c_attn.weight.add_(1.0)  # stands in for pretraining
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    monkeypatch.setattr(backbone, "COURSE_TINY_DIR", tmp_path)
+    trained, _ = backbone.load_backbone("course-tiny")
+    fresh, fresh_tokenizer = backbone.load_backbone("course-tiny", from_scratch=True)
+    again, _ = backbone.load_backbone("course-tiny", from_scratch=True)
+    assert fresh.config.n_embd == 32 and len(fresh_tokenizer) == len(tokenizer)
+    assert torch.equal(fresh.h[0].attn.c_attn.weight, again.h[0].attn.c_attn.weight)
+    assert not torch.equal(fresh.h[0].attn.c_attn.weight, trained.h[0].attn.c_attn.weight)
+    assert torch.equal(trained.h[0].attn.c_attn.weight, model.transformer.h[0].attn.c_attn.weight)
