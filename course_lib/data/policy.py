@@ -10,8 +10,9 @@ mistakes are not independent coin flips, so this one has three kinds, drawn per 
   a wrong operation or a wrongly copied number at a fixed step, which each sample repeats with the
   problem's ``misconception_strength``. These wrong answers agree with each other, so they can
   out-vote the right one.
-* **lucky chains**: a chain that went wrong still states the right final answer with chance
-  ``lucky_rate`` (outcome-correct, process-wrong: the case that fools an outcome label).
+* **lucky chains**: with chance ``lucky_rate``, a chain that went wrong before its last step slips
+  again there, and the second slip cancels the first: the last claim is the right answer and the
+  answer line follows from it (outcome-correct, process-wrong: the case that fools an outcome label).
 
 :meth:`SimulatedPolicy.complete` continues a partial solution (a prefix of steps) from the value its
 last step claims: the *completer* that Monte-Carlo step labels need (chapter 9, Math-Shepherd).
@@ -52,7 +53,7 @@ class PolicyConfig:
     copy_rate: float = 0.03  # scattered wrongly copied numbers
     misconception_rate: float = 0.3  # fraction of problems with one systematic error
     misconception_strength: tuple[float, float] = (0.3, 0.9)  # chance a sample repeats it, drawn per problem
-    lucky_rate: float = 0.1  # chance a wrong chain still states the right answer
+    lucky_rate: float = 0.1  # chance a chain that went wrong cancels its error with a second slip
 
     def __post_init__(self):
         for name in ("slip_rate", "misconception_strength"):
@@ -148,6 +149,7 @@ class SimulatedPolicy:
     ) -> Solution:
         rng = self.rng
         scenario = next(s for s in SCENARIOS if s.name == problem.scenario)
+        prefix_done = len(steps) > len(problem.operations)  # the prefix already holds every operation step
         for i in range(len(steps), len(problem.operations) + 1):
             true = problem.operations[i - 1]
             op, operand, error = true.op, true.operand, None
@@ -175,9 +177,19 @@ class SimulatedPolicy:
             lhs, rhs, claimed = (format_number(x) for x in (value, operand, result))
             steps.append(f"Step {i + 1}: {phrase}. So {lhs} {symbol} {rhs} = {claimed}.")
             value = result
-        final = float(value)
-        if not _same(final, problem.answer) and first_error is not None and rng.random() < cfg.lucky_rate:
-            final = problem.answer
+        final = round(float(value), 2)  # as the answer line writes it (30.200000000000003 -> 30.2)
+        n = len(problem.operations)
+        if (
+            not prefix_done  # the last operation step is this sample's own
+            and not _same(final, problem.answer)
+            and first_error is not None
+            and first_error < n
+            and rng.random() < cfg.lucky_rate
+        ):
+            # a second slip in the last step cancels the first error: its claim is the right answer
+            head, _ = steps[-1].rsplit(" = ", 1)
+            steps[-1] = f"{head} = {format_number(problem.answer)}."
+            final = float(problem.answer)
         correct = _same(final, problem.answer)
         if correct and first_error is not None:
             kind = "lucky"

@@ -8,6 +8,7 @@ import pytest
 from course_lib.data.arithmetic import ProblemGenerator
 from course_lib.data.policy import PolicyConfig, SimulatedPolicy
 from course_lib.data.step_parser import parse_step
+from course_lib.data.step_text import extract_answer, format_number
 
 PERFECT = PolicyConfig(slip_rate=(0.0, 0.0), wrong_operation_rate=0.0, copy_rate=0.0, misconception_rate=0.0)
 
@@ -84,11 +85,15 @@ def test_profile_is_a_fixed_function_of_seed_and_problem():
     assert SimulatedPolicy(seed=7).profile(problem, PolicyConfig(misconception_rate=0.0)).misconception_step is None
 
 
-def test_lucky_chains_state_the_right_answer():
+def test_lucky_chains_cancel_their_error_with_a_second_slip():
     policy = SimulatedPolicy(seed=3, config=PolicyConfig(slip_rate=(0.5, 0.5), lucky_rate=1.0))
-    samples = [s for p in _problems(10) for s in policy.sample(p, 8)]
-    assert all(s.is_correct for s in samples)
-    assert sum(s.error_kind == "lucky" for s in samples) > len(samples) / 2
+    problems = _problems(10)
+    samples = [(p, s) for p in problems for s in policy.sample(p, 8)]
+    early = [(p, s) for p, s in samples if s.first_error is not None and s.first_error < len(p.operations)]
+    assert early and all(s.is_correct and s.error_kind == "lucky" for _, s in early)
+    for p, s in early:  # the answer line follows from the last claim, which is the right answer
+        assert s.steps[-2].endswith(f"= {format_number(p.answer)}.") and extract_answer(s.text) == p.answer
+    assert sum(s.error_kind == "lucky" for _, s in samples) > len(samples) / 2
 
 
 def test_complete_continues_a_prefix():

@@ -1,0 +1,128 @@
+"""Reward models fine-tuned from the course-pretrained LM vs the same models trained from scratch.
+
+    .venv/bin/python bench/bench_pretrained.py [--threads 2]
+
+Same data, same training settings, same architecture and tokenizer; only the starting weights
+differ (``load_backbone("course-tiny")`` vs ``load_backbone("course-tiny", from_scratch=True)``).
+Prints, for each start:
+
+* the Bradley-Terry reward model's held-out pairwise accuracy (strict: ties are wrong), overall and
+  per kind of rejected response; goals: overall >= 0.9, every math-error kind >= 0.8;
+* the neural PRM's step-level ROC AUC (ties count 1/2) on held-out solutions, next to a baseline
+  that reads only the step's position; goals: AUC >= 0.85 and >= 0.10 above the position baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from course_lib.data.preferences import MATH_KINDS, REJECTED_KINDS, make_preference_pairs  # noqa: E402
+from course_lib.data.step_labels import make_step_labels  # noqa: E402
+from course_lib.evaluation.ranking import roc_auc  # noqa: E402
+from course_lib.models.backbone import COURSE_TINY, load_backbone  # noqa: E402
+from course_lib.models.neural_prm import NeuralPRM  # noqa: E402
+from course_lib.models.reward_model import RewardModel  # noqa: E402
+from course_lib.training.prm import PRMTrainingConfig, predict_steps, train_prm  # noqa: E402
+from course_lib.training.reward_model import RewardTrainingConfig, evaluate, train_reward_model  # noqa: E402
+
+STARTS = {"from scratch": True, "pretrained": False}  # name -> from_scratch
+
+
+def reward_model_row(from_scratch: bool, args) -> dict:
+    backbone, tokenizer = load_backbone(COURSE_TINY, from_scratch=from_scratch)
+    model = RewardModel(backbone)
+    train = make_preference_pairs(args.rm_pairs, seed=1)
+    held_out = make_preference_pairs(args.held_out, seed=2)
+    config = RewardTrainingConfig(
+        max_steps=args.rm_steps, batch_size=16, learning_rate=args.rm_lr, progress=not args.quiet
+    )
+    start = time.perf_counter()
+    train_reward_model(model, tokenizer, train, None, config)
+    seconds = time.perf_counter() - start
+    kinds = {k: evaluate(model, tokenizer, [p for p in held_out if p.category == k]).accuracy for k in REJECTED_KINDS}
+    return {"accuracy": evaluate(model, tokenizer, held_out).accuracy, "kinds": kinds, "seconds": seconds}
+
+
+def prm_row(from_scratch: bool, args) -> dict:
+    backbone, tokenizer = load_backbone(COURSE_TINY, from_scratch=from_scratch)
+    model = NeuralPRM(backbone)
+    train, test = make_step_labels(args.prm_solutions, seed=1), make_step_labels(args.held_out // 2, seed=2)
+    config = PRMTrainingConfig(
+        max_steps=args.prm_steps, batch_size=16, learning_rate=args.prm_lr, progress=not args.quiet
+    )
+    start = time.perf_counter()
+    train_prm(model, tokenizer, train, config)
+    seconds = time.perf_counter() - start
+    labels = [y for ex in test for y in ex.labels]
+    scores = [p for ps in predict_steps(model, tokenizer, test) for p in ps]
+    return {"auc": roc_auc(labels, scores), "seconds": seconds, "position_auc": position_auc(train, test)}
+
+
+def position_auc(train, test) -> float:
+    """ROC AUC of a baseline that scores a step by how often training steps at its position are right."""
+    by_position = defaultdict(list)
+    for ex in train:
+        for i, y in enumerate(ex.labels):
+            by_position[i].append(y)
+    rate = {i: float(np.mean(ys)) for i, ys in by_position.items()}
+    labels = [y for ex in test for y in ex.labels]
+    scores = [rate.get(i, 0.5) for ex in test for i in range(len(ex.labels))]
+    return roc_auc(labels, scores)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rm-pairs", type=int, default=2000)
+    parser.add_argument("--rm-steps", type=int, default=300)
+    parser.add_argument("--rm-lr", type=float, default=1e-3)
+    parser.add_argument("--prm-solutions", type=int, default=600)
+    parser.add_argument("--prm-steps", type=int, default=300)
+    parser.add_argument("--prm-lr", type=float, default=1e-3)
+    parser.add_argument("--held-out", type=int, default=600)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rm = {name: reward_model_row(scratch, args) for name, scratch in STARTS.items()}
+    prm = {name: prm_row(scratch, args) for name, scratch in STARTS.items()}
+
+    print(f"\nreward model: held-out pairwise accuracy (strict), {args.held_out} pairs, {args.rm_steps} steps")
+    print(f"{'kind of rejected':<22}" + "".join(f"{name:>14}" for name in STARTS) + "   goal (pretrained)")
+    print(f"{'all':<22}" + "".join(f"{rm[n]['accuracy']:>14.3f}" for n in STARTS) + "   >= 0.9")
+    for kind in REJECTED_KINDS:
+        goal = ">= 0.8" if kind in MATH_KINDS else ""
+        print(f"{kind:<22}" + "".join(f"{rm[n]['kinds'][kind]:>14.3f}" for n in STARTS) + f"   {goal}")
+    print(f"{'training seconds':<22}" + "".join(f"{rm[n]['seconds']:>14.1f}" for n in STARTS))
+
+    print(f"\nneural PRM: step-level ROC AUC (ties 1/2), {args.prm_steps} steps")
+    print(f"{'':<22}" + "".join(f"{name:>14}" for name in STARTS) + "   goal (pretrained)")
+    print(f"{'PRM':<22}" + "".join(f"{prm[n]['auc']:>14.3f}" for n in STARTS) + "   >= 0.85")
+    print(f"{'position baseline':<22}" + "".join(f"{prm[n]['position_auc']:>14.3f}" for n in STARTS))
+    print(
+        f"{'PRM - baseline':<22}"
+        + "".join(f"{prm[n]['auc'] - prm[n]['position_auc']:>14.3f}" for n in STARTS)
+        + "   >= 0.10"
+    )
+    print(f"{'training seconds':<22}" + "".join(f"{prm[n]['seconds']:>14.1f}" for n in STARTS))
+    pre = rm["pretrained"]
+    met = (
+        pre["accuracy"] >= 0.9
+        and all(pre["kinds"][k] >= 0.8 for k in MATH_KINDS)
+        and prm["pretrained"]["auc"] >= 0.85
+        and prm["pretrained"]["auc"] - prm["pretrained"]["position_auc"] >= 0.10
+    )
+    print(f"\ngoals met by the pretrained start: {'yes' if met else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
