@@ -184,6 +184,12 @@ def student_course_lib(
         for stmt in binders:
             for dep in _uses(stmt, name, module, {n for s in tree.body for n in _binds(s)}):
                 todo.append((*dep, (*chain, ".".join(dep))))
+    for path in sorted(package_dir.rglob("*.py")):  # modules that re-export an answer come, to hold its stub
+        module = ".".join(("course_lib", *path.relative_to(package_dir).with_suffix("").parts))
+        module = module.removesuffix(".__init__")
+        tree = trees.get(module) or trees.setdefault(module, _parse(package_dir, module))
+        if _reexports_of(tree, banned):
+            needed.setdefault(module, set())
     out = dest / "course_lib"
     for module in list(needed):  # parent packages, even when none of their names is needed
         for i in range(1, module.count(".") + 1):
@@ -192,6 +198,7 @@ def student_course_lib(
         tree = trees.get(module) or _parse(package_dir, module)
         body = [s for s in tree.body if _is_header(s, tree)]
         body += [_only(s, names) for s in tree.body if names & _binds(s) and not _is_header(s, tree)]
+        body += _reexports_of(tree, banned)  # a re-exported answer resolves to its stub, not to ImportError
         stubs = sorted(stub for stub_module, stub in banned if stub_module == module)
         if stubs:  # students see only an exception's type, so its name says what happened
             body += ast.parse(f"class {DISABLED}(NotImplementedError):\n    pass").body
@@ -210,6 +217,17 @@ def student_course_lib(
                 if data.is_file() and data.suffix not in (".py", ".pyc"):
                     shutil.copy(data, target.parent / data.name)
     return out
+
+
+def _reexports_of(tree: ast.Module, banned: set[tuple[str, str]]) -> list[ast.stmt]:
+    """``from course_lib.x import answer`` statements of ``tree`` that re-export a REFERENCE name, kept alone."""
+    kept = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.level == 0:
+            names = [a for a in stmt.names if (stmt.module, a.name) in banned]
+            if names:
+                kept.append(ast.ImportFrom(module=stmt.module, names=names, level=0))
+    return kept
 
 
 def _split(dotted: str, setting: str) -> tuple[str, str]:

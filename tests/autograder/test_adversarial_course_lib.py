@@ -274,3 +274,23 @@ def test_the_scan_finds_the_reference_functions_when_they_are_there(scanned):
     assert expected and expected <= found, (
         f"{name}: over course_lib with the answers the scan finds only {sorted(found)}, not {sorted(expected - found)}"
     )
+
+
+def test_a_reexported_reference_answer_resolves_to_its_stub(tmp_path):
+    """``from <module that re-exports it> import answer`` gets the stub (its exception says why), not ImportError."""
+    src = tmp_path / "src" / "course_lib"
+    (src / "data").mkdir(parents=True)
+    for init in (src / "__init__.py", src / "data" / "__init__.py"):
+        init.write_text("")
+    (src / "data" / "text.py").write_text("def answer(s):\n    return s.split()\n")
+    (src / "data" / "facade.py").write_text("from course_lib.data.text import answer\n\ndef other():\n    return 1\n")
+    out = student_course_lib(src, tmp_path / "out", ["course_lib.data.text.answer"], "ps0", [])
+    facade = (out / "data" / "facade.py").read_text()
+    assert "from course_lib.data.text import answer" in facade and "def other" not in facade
+    run = subprocess.run(
+        [sys.executable, "-c", "from course_lib.data.facade import answer\nanswer('a b')"],
+        cwd=out.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert DISABLED in run.stderr, run.stderr
