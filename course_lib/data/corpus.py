@@ -18,24 +18,21 @@ Example:
     >>> isinstance(doc, str) and len(doc) > 0
     True
     >>> claims_in("Step 2: It sells 18. So 45 - 18 = 27.")
-    [('45', '-', '18', '27')]
+    [('45 - 18', '27')]
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterator
 
 from course_lib.data.arithmetic import GeneratorConfig, ProblemGenerator
-
-# "So 45 - 18 = 27." as the generator writes a step's claim: left operand, operator, right, result
-STEP_CLAIM = re.compile(r"So ([\d,.]+) ([-+x*/]) ([\d,.]+) = ([\d,.]+)\.")
+from course_lib.data.step_text import CLAIM
 
 
-def claims_in(text: str) -> list[tuple[str, str, str, str]]:
-    """Every claim ``(a, op, b, c)`` written as a step's ``So a op b = c.``, as strings."""
-    return [m.groups() for m in STEP_CLAIM.finditer(text)]
+def claims_in(text: str) -> list[tuple[str, str]]:
+    """Every claim ``a op b = c`` of ``text`` as ``("a op b", "c")``, read with :data:`~course_lib.data.step_text.CLAIM`."""
+    return [(m["lhs"], m["rhs"]) for m in CLAIM.finditer(text)]
 
 
 def worked_problem(gen: ProblemGenerator) -> str:
@@ -46,11 +43,11 @@ def worked_problem(gen: ProblemGenerator) -> str:
 
 def drill(gen: ProblemGenerator, rng: random.Random, lines: int = 8) -> str:
     """``lines`` bare claims taken from correct solutions of fresh problems, one per line."""
-    claims: list[tuple[str, str, str, str]] = []
+    claims: list[tuple[str, str]] = []
     while len(claims) < lines:
         claims += claims_in(worked_problem(gen))
     rng.shuffle(claims)
-    return "\n".join(f"{a} {op} {b} = {c}" for a, op, b, c in claims[:lines])
+    return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in claims[:lines])
 
 
 def pretraining_documents(

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib.data.corpus import STEP_CLAIM, held_out_solutions, pretraining_documents
+from course_lib.data.corpus import held_out_solutions, pretraining_documents
+from course_lib.data.step_text import CLAIM
 from course_lib.models.backbone import TinyBackboneConfig, build_tiny_backbone
 from course_lib.training.loop import History, TrainConfig, fit
 
@@ -84,7 +85,7 @@ def lm_loss(model, input_ids: torch.Tensor, generator: torch.Generator | None = 
 
 @torch.no_grad()
 def digit_accuracy(model, tokenizer, solutions: Sequence[str]) -> dict[str, float]:
-    """Next-token accuracy on the digits of ``c`` in every ``So a op b = c.`` of ``solutions``.
+    """Next-token accuracy on the digits of ``c`` in every claim ``a op b = c`` of ``solutions``.
 
     Returns ``{"digit_accuracy": ..., "claim_accuracy": ...}``; a claim counts when all its digits are right.
     """
@@ -96,8 +97,8 @@ def digit_accuracy(model, tokenizer, solutions: Sequence[str]) -> dict[str, floa
         ids = torch.tensor([enc["input_ids"]])  # [1, T]
         predicted = model(input_ids=ids).logits[0].argmax(-1)  # [T]: prediction for the next token
         shift = len(tokenizer.eos_token)
-        for match in STEP_CLAIM.finditer(text):
-            start, end = (i + shift for i in match.span(4))
+        for match in CLAIM.finditer(text):
+            start, end = (i + shift for i in match.span("rhs"))
             digits = [
                 j
                 for j, (a, b) in enumerate(enc["offset_mapping"])
@@ -108,7 +109,7 @@ def digit_accuracy(model, tokenizer, solutions: Sequence[str]) -> dict[str, floa
             claims_right, claims = claims_right + all(right), claims + 1
     model.train(was_training)
     if not claims:
-        raise ValueError("no claims 'So a op b = c.' in solutions; pass worked problems with correct solutions")
+        raise ValueError("no claims 'a op b = c' in solutions; pass worked problems with correct solutions")
     return {"digit_accuracy": hits / total, "claim_accuracy": claims_right / claims}
 
 
