@@ -8,6 +8,8 @@ document, drawn from the arithmetic generator with the course's own number range
 * **drills**: lines of bare claims (``71 - 28 = 43``), as web corpora hold arithmetic drills. A
   drill line costs about 12 tokens and teaches one fact, where a worked problem spends about 150
   tokens on 3 to 5 facts; drills are how a 1M-parameter model learns the arithmetic in minutes.
+  Each drill line draws its operation uniformly from + - * /: in solutions division is the rarest
+  claim (about 1 in 13) and the hardest, so drills give it as many lines as addition.
 
 :func:`claims_in` reads the claims back out of a solution, so the model's arithmetic can be
 measured on held-out solutions (the digits of ``c`` in each ``a op b = c``).
@@ -24,10 +26,13 @@ Example:
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 
 from course_lib.data.arithmetic import GeneratorConfig, ProblemGenerator
-from course_lib.data.step_text import CLAIM
+from course_lib.data.step_text import CANONICAL_OP, CLAIM, OPERATOR
+
+DRILL_OPS = ("+", "-", "*", "/")  # drilled equally often, whatever their share of solutions
 
 
 def claims_in(text: str) -> list[tuple[str, str]]:
@@ -41,13 +46,26 @@ def worked_problem(gen: ProblemGenerator) -> str:
     return problem.question + "\n" + gen.correct_solution(problem).text
 
 
+def operation_of(lhs: str) -> str:
+    """The canonical operator of a claim's left side: ``operation_of("12 x 4") == "*"``."""
+    op = re.search(rf"\s({OPERATOR})\s", lhs)
+    if op is None:
+        raise ValueError(f"no operator between spaces in {lhs!r}; pass a claim's left side like '12 x 4'")
+    return CANONICAL_OP.get(op[1], op[1])
+
+
 def drill(gen: ProblemGenerator, rng: random.Random, lines: int = 8) -> str:
-    """``lines`` bare claims taken from correct solutions of fresh problems, one per line."""
-    claims: list[tuple[str, str]] = []
-    while len(claims) < lines:
-        claims += claims_in(worked_problem(gen))
-    rng.shuffle(claims)
-    return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in claims[:lines])
+    """``lines`` bare claims from correct solutions of fresh problems, one per line, operations drawn uniformly."""
+    if lines < 1:
+        raise ValueError(f"lines must be >= 1, got {lines}")
+    pool: dict[str, list[tuple[str, str]]] = {op: [] for op in DRILL_OPS}
+    chosen = []
+    for op in (rng.choice(DRILL_OPS) for _ in range(lines)):
+        while not pool[op]:
+            for lhs, rhs in claims_in(worked_problem(gen)):
+                pool[operation_of(lhs)].append((lhs, rhs))
+        chosen.append(pool[op].pop())
+    return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in chosen)
 
 
 def pretraining_documents(

@@ -43,12 +43,18 @@ class TinyBackboneConfig:
     n_positions: int = 256
     vocab_size: int = 512  # upper bound; the BPE stops earlier on a repetitive corpus
     corpus_size: int = 1500  # problems used to train the tokenizer
+    dropout: float = 0.1  # GPT-2's attention, residual and embedding dropout
+    activation: str = "gelu_new"  # GPT-2's tanh GELU; "gelu" (exact) is one fused kernel on CPU
     seed: int = 0
 
     def __post_init__(self):
         for name in ("n_layer", "n_head", "n_embd", "n_positions", "corpus_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.activation not in ("gelu_new", "gelu"):
+            raise ValueError(f"activation must be 'gelu_new' or 'gelu', got {self.activation!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd must be a multiple of n_head, got {self.n_embd} and {self.n_head}")
 
@@ -100,6 +106,10 @@ def gpt2_config(config: TinyBackboneConfig, tokenizer):
         n_embd=config.n_embd,
         n_layer=config.n_layer,
         n_head=config.n_head,
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
+        activation_function=config.activation,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

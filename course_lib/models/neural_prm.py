@@ -6,6 +6,16 @@ step is correct and 0 if not; every other position is labelled -100 and ignored,
 ``PRMTrainer``. Because the backbone is causal, the logit at a step's end sees the problem and the
 steps so far, never the future. The same head read at the last real token is an outcome reward.
 
+With ``likelihood_weight`` the logit also reads a frozen copy of the pretrained backbone
+(:class:`~course_lib.models.likelihood.ReferenceLikelihood`): at every token, the lowest mean token
+log-likelihood of any step closed so far,
+
+    l_t = w . h_t + b + alpha * min_{k <= step(t)} mean_{s in step k} log p_ref(x_s | x_<s)
+
+A step is only as right as its worst step so far (labels are 0 from the first error on), and a
+pretrained LM that can do the course's arithmetic finds a wrong step unlikely. The text before the
+first separator is the prompt and is not a step.
+
 Example:
     >>> import torch
     >>> from course_lib.models.backbone import build_tiny_backbone
@@ -25,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.data.step_text import split_steps
+from course_lib.models.likelihood import likelihood_feature
 from course_lib.models.pooling import gather_last
 from course_lib.models.reward_model import backbone_hidden_states
 
@@ -34,16 +45,59 @@ IGNORE_INDEX = -100
 class NeuralPRM(nn.Module):
     """``backbone`` (transformers base model) + per-token ``score = nn.Linear(hidden_size, 1)``."""
 
-    def __init__(self, backbone: nn.Module, seed: int = 0):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        seed: int = 0,
+        likelihood_weight: float | None = None,
+        step_token_id: int | None = None,
+        train_backbone: bool = True,
+    ):
         super().__init__()
         self.backbone = backbone
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # the same backbone and seed give the same model
             self.score = nn.Linear(backbone.config.hidden_size, 1)
+        if likelihood_weight is not None and step_token_id is None:
+            raise ValueError("likelihood_weight needs step_token_id: pass step_token_id(tokenizer)")
+        self.reference, self.likelihood_weight = likelihood_feature(backbone, likelihood_weight, train_backbone)
+        self.step_token_id = step_token_id
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = backbone_hidden_states(self.backbone, input_ids, attention_mask)  # [B, T, H]
-        return self.score(hidden).squeeze(-1)  # [B, T]
+        logits = self.score(hidden).squeeze(-1)  # [B, T]
+        if self.reference is None:
+            return logits
+        token_logp = self.reference(input_ids, attention_mask, hidden)  # [B, T]
+        worst = worst_step_so_far(token_logp, input_ids, attention_mask, self.step_token_id)  # [B, T]
+        return logits + self.likelihood_weight * worst
+
+
+def worst_step_so_far(
+    token_logp: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, step_token_id: int
+) -> torch.Tensor:
+    """At each token, the lowest mean ``token_logp`` of the steps closed so far (0 before the first): ``[B, T]``.
+
+    Steps end at ``step_token_id`` (which belongs to the step it closes); the text before the first
+    one is the prompt and is skipped.
+
+    >>> logp = torch.tensor([[-5.0, -5.0, -1.0, -1.0, -3.0, -1.0, -1.0]])
+    >>> ids = torch.tensor([[1, 9, 2, 9, 2, 9, 2]])  # prompt | step 1 | step 2 | ... (9 ends a step)
+    >>> worst_step_so_far(logp, ids, torch.ones_like(ids), step_token_id=9).tolist()
+    [[0.0, 0.0, 0.0, -1.0, -1.0, -2.0, -2.0]]
+    """
+    real = attention_mask.bool()
+    ends = (input_ids == step_token_id) & real  # [B, T]
+    closed = ends.long().cumsum(-1)  # [B, T]: separators up to and including t
+    segment = closed - ends.long()  # [B, T]: 0 = prompt, k = step k
+    B, T = input_ids.shape
+    sums = token_logp.new_zeros(B, T + 1).scatter_add(1, segment, token_logp * real)  # [B, T+1]
+    counts = token_logp.new_zeros(B, T + 1).scatter_add(1, segment, real.to(token_logp.dtype))
+    means = sums / counts.clamp(min=1)  # [B, T+1]: mean log-likelihood per segment
+    means[:, 0] = 0.0  # the prompt is not a step
+    running = torch.cummin(means, dim=1).values  # [B, T+1]: worst of segments 0..k
+    worst = running.gather(1, (closed - 1).clamp(min=0))  # [B, T]: worst of the closed steps
+    return torch.where(closed > 0, worst, torch.zeros_like(worst))
 
 
 def outcome_reward(model: NeuralPRM, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -84,7 +138,7 @@ def step_token_id(tokenizer, separator: str = "\n") -> int:
 def score_solution_steps(model: NeuralPRM, tokenizer, solution: str, prompt: str = "") -> list[tuple[str, float]]:
     """``[(step, P(step correct))]`` for one solution, read at the newline closing each step."""
     steps = split_steps(solution)
-    text = (prompt + "\n" if prompt else "") + "".join(s + "\n" for s in steps)
+    text = prompt + "\n" + "".join(s + "\n" for s in steps)  # as in training: the prompt, then steps
     batch = tokenizer([text], return_tensors="pt", add_special_tokens=False)
     model.eval()
     scores = step_rewards(model, batch["input_ids"], batch["attention_mask"], step_token_id(tokenizer))[0]

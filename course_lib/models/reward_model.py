@@ -4,6 +4,15 @@
 ids are computed from the attention mask, so a left-padded batch gives the same rewards as a
 right-padded one.
 
+With ``likelihood_weight`` the reward also reads how likely a frozen copy of the pretrained backbone
+(:class:`~course_lib.models.likelihood.ReferenceLikelihood`) finds the text, per token:
+
+    r(x, y) = w . h_T + b + alpha * mean_t log p_ref(x_t | x_<t)
+
+``alpha`` starts at ``likelihood_weight`` and is learned with the head. A pretrained LM that can do
+the course's arithmetic finds a slip unlikely, so this term carries its knowledge into the reward,
+which fine-tuning the head alone on a few thousand pairs does not (chapter 4 compares them).
+
 Example:
     >>> import torch
     >>> from course_lib.models.backbone import build_tiny_backbone
@@ -17,8 +26,10 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from course_lib.models.likelihood import likelihood_feature, mean_log_likelihood
 from course_lib.models.pooling import gather_last, position_ids_from_mask
 
 
@@ -35,9 +46,17 @@ class RewardModel(nn.Module):
 
     The head is drawn from ``N(0, 1/(H+1))`` with its own ``seed``, so the same backbone and seed give
     the same model (and training run) on every machine, whatever the global random state.
+    ``likelihood_weight`` adds ``alpha * mean log p_ref`` (see the module docstring);
+    ``train_backbone=False`` freezes the backbone so that only the head and ``alpha`` train.
     """
 
-    def __init__(self, backbone: nn.Module, seed: int = 0):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        seed: int = 0,
+        likelihood_weight: float | None = None,
+        train_backbone: bool = True,
+    ):
         super().__init__()
         self.backbone = backbone
         hidden_size = backbone.config.hidden_size
@@ -46,7 +65,13 @@ class RewardModel(nn.Module):
             torch.manual_seed(seed)
             nn.init.normal_(self.score.weight, std=1 / (hidden_size + 1) ** 0.5)
         nn.init.zeros_(self.score.bias)
+        self.reference, self.likelihood_weight = likelihood_feature(backbone, likelihood_weight, train_backbone)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = backbone_hidden_states(self.backbone, input_ids, attention_mask)  # [B, T, H]
-        return self.score(gather_last(hidden, attention_mask)).squeeze(-1)  # [B]
+        reward = self.score(gather_last(hidden, attention_mask)).squeeze(-1)  # [B]
+        if self.reference is None:
+            return reward
+        token_logp = self.reference(input_ids, attention_mask, hidden)  # [B, T]
+        scored = F.pad(attention_mask[:, 1:] * attention_mask[:, :-1], (1, 0))  # [B, T]: tokens with a past
+        return reward + self.likelihood_weight * mean_log_likelihood(token_logp, scored)

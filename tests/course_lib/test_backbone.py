@@ -38,6 +38,14 @@ def test_build_tiny_backbone_is_seeded_and_small():
     assert other.config.n_layer == 1
 
 
+def test_dropout_and_activation_reach_the_gpt2_config():
+    model, _ = build_tiny_backbone(TinyBackboneConfig(n_layer=1, dropout=0.0, activation="gelu"))
+    assert (model.config.resid_pdrop, model.config.embd_pdrop, model.config.attn_pdrop) == (0.0, 0.0, 0.0)
+    assert model.config.activation_function == "gelu"
+    default, _ = build_tiny_backbone()
+    assert default.config.resid_pdrop == 0.1 and default.config.activation_function == "gelu_new"
+
+
 def test_tiny_tokenizer_spells_digits_and_round_trips():
     _, tok = build_tiny_backbone()
     text = "Step 2: It sells 18. So 45 - 18 = 27."
@@ -47,7 +55,12 @@ def test_tiny_tokenizer_spells_digits_and_round_trips():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"n_embd": 66}, "n_embd must be a multiple of n_head, got 66 and 4"), ({"n_layer": 0}, "n_layer must be >= 1")],
+    [
+        ({"n_embd": 66}, "n_embd must be a multiple of n_head, got 66 and 4"),
+        ({"n_layer": 0}, "n_layer must be >= 1"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"activation": "relu"}, "activation must be 'gelu_new' or 'gelu', got 'relu'"),
+    ],
 )
 def test_tiny_backbone_config_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -47,10 +47,5 @@ def test_it_loads_as_a_backbone_through_from_pretrained():
     assert model(**ids).last_hidden_state.shape[-1] == model.config.n_embd
 
 
-def test_it_does_most_of_the_course_arithmetic(arithmetic):
-    assert arithmetic["digit_accuracy"] >= 0.85  # what the shipped file measures (0.885 on its card's sample)
-
-
-@pytest.mark.xfail(strict=True, reason="issue 16: the shipped checkpoint reaches ~0.88, the goal is 0.9")
 def test_it_meets_the_arithmetic_goal(arithmetic):
-    assert arithmetic["digit_accuracy"] >= 0.9
+    assert arithmetic["digit_accuracy"] >= 0.9  # 0.963 on its card's sample

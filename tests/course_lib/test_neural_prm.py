@@ -90,3 +90,55 @@ def test_neural_prm_head_is_seeded():
     backbone, _ = build_tiny_backbone()
     assert torch.equal(NeuralPRM(backbone).score.weight, NeuralPRM(backbone).score.weight)
     assert not torch.equal(NeuralPRM(backbone, seed=1).score.weight, NeuralPRM(backbone).score.weight)
+
+
+# -- the likelihood feature: the worst step so far, read off a frozen reference ----------------
+
+
+def test_worst_step_so_far_is_a_running_min_over_closed_steps_and_ignores_padding():
+    from course_lib.models.neural_prm import worst_step_so_far
+
+    logp = torch.tensor([[-5.0, -5.0, -1.0, -1.0, -4.0, -2.0, -1.0, -1.0]])
+    ids = torch.tensor([[1, 9, 2, 9, 2, 9, 2, 9]])  # prompt | step 1 (-1) | step 2 (-3) | step 3 (-1)
+    worst = worst_step_so_far(logp, ids, torch.ones_like(ids), step_token_id=9)
+    assert worst.tolist() == [[0.0, 0.0, 0.0, -1.0, -1.0, -3.0, -3.0, -3.0]]
+    padded = worst_step_so_far(
+        torch.cat([torch.zeros(1, 2), logp], 1),
+        torch.cat([torch.tensor([[9, 9]]), ids], 1),  # a pad id equal to the separator must not count
+        torch.cat([torch.zeros(1, 2, dtype=torch.long), torch.ones_like(ids)], 1),
+        step_token_id=9,
+    )
+    assert padded[:, 2:].tolist() == worst.tolist()
+    none = worst_step_so_far(logp, torch.ones_like(ids), torch.ones_like(ids), step_token_id=9)
+    assert none.abs().sum() == 0  # no separator: no step closed yet
+
+
+def test_likelihood_weight_adds_alpha_times_the_worst_step(prm):
+    from course_lib.models.likelihood import token_log_likelihoods
+    from course_lib.models.neural_prm import worst_step_so_far
+
+    backbone, tokenizer = build_tiny_backbone()
+    sep = step_token_id(tokenizer)
+    model = NeuralPRM(backbone, likelihood_weight=2.0, step_token_id=sep).eval()
+    torch.nn.init.zeros_(model.score.weight)
+    torch.nn.init.zeros_(model.score.bias)
+    batch = tokenizer(["Q?\nStep 1: 2 + 2 = 4.\nStep 2: 4 - 1 = 3.\n"], return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        logits = model(ids, mask)
+        expected = 2.0 * worst_step_so_far(token_log_likelihoods(backbone, ids, mask), ids, mask, sep)
+    assert torch.allclose(logits, expected, atol=1e-5) and (expected < 0).any()
+    assert model.likelihood_weight.requires_grad and not any(p.requires_grad for p in model.reference.parameters())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"likelihood_weight": 1.0}, r"likelihood_weight needs step_token_id: pass step_token_id\(tokenizer\)"),
+        ({"likelihood_weight": -1.0, "step_token_id": 5}, "likelihood_weight must be >= 0 or None, got -1.0"),
+    ],
+)
+def test_likelihood_weight_bad_input(kwargs, message):
+    backbone, _ = build_tiny_backbone()
+    with pytest.raises(ValueError, match=message):
+        NeuralPRM(backbone, **kwargs)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from course_lib.data.arithmetic import ProblemGenerator
-from course_lib.data.corpus import claims_in, drill, held_out_solutions, pretraining_documents
+from course_lib.data.corpus import DRILL_OPS, claims_in, drill, held_out_solutions, operation_of, pretraining_documents
 from course_lib.models import backbone
 from course_lib.training.pretrain import PretrainConfig, digit_accuracy, lm_loss, packed_rows, pretrain
 
@@ -36,6 +36,38 @@ def test_drill_claims_are_correct_arithmetic():
         a, b, c = float(a), float(b), float(c)
         exact = {"+": a + b, "-": a - b, "*": a * b, "x": a * b, "/": a / b}[op]
         assert abs(exact - c) < 0.01
+
+
+def test_drills_give_every_operation_about_the_same_share():
+    import random
+    from collections import Counter
+
+    gen, rng = ProblemGenerator(seed=2), random.Random(2)
+    counts = Counter(operation_of(line.split(" = ")[0]) for _ in range(100) for line in drill(gen, rng).splitlines())
+    assert set(counts) == set(DRILL_OPS) and min(counts.values()) > 0.2 * 800  # uniform: 200 each of 800 lines
+
+
+def test_operation_of_reads_the_canonical_operator():
+    assert [operation_of(lhs) for lhs in ("12 x 4", "12 * 4", "45 - 18", "1,200 / 3", "2 + 2")] == [
+        "*",
+        "*",
+        "-",
+        "/",
+        "+",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["12", "12x4", ""])
+def test_operation_of_bad_input(bad):
+    with pytest.raises(ValueError, match=f"no operator between spaces in {bad!r}; pass a claim's left side"):
+        operation_of(bad)
+
+
+def test_drill_bad_input():
+    import random
+
+    with pytest.raises(ValueError, match="lines must be >= 1, got 0"):
+        drill(ProblemGenerator(seed=1), random.Random(1), lines=0)
 
 
 def test_claims_in_reads_every_step_claim():

@@ -248,3 +248,45 @@ def test_stop_at_accuracy_bad_input(value):
         train_reward_model(
             RewardModel(backbone), tokenizer, make_preference_pairs(4), config=_few_steps(stop_at_accuracy=0.9)
         )
+
+
+# -- the likelihood feature ---------------------------------------------------------------------
+
+
+def test_likelihood_weight_adds_alpha_times_the_mean_reference_log_likelihood():
+    from course_lib.models.likelihood import mean_log_likelihood, token_log_likelihoods
+
+    backbone, tokenizer = build_tiny_backbone()
+    model = RewardModel(backbone, likelihood_weight=3.0).eval()
+    assert RewardModel(backbone).reference is None
+    torch.nn.init.zeros_(model.score.weight)
+    batch = tokenizer(["45 - 18 = 27", "2 + 2 = 4"], padding=True, return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        reward = model(ids, mask)
+        logp = token_log_likelihoods(backbone, ids, mask)
+        scored = mask.clone()
+        scored[:, 0] = 0  # the first token has no past
+        expected = 3.0 * mean_log_likelihood(logp, scored)
+    assert torch.allclose(reward, expected, atol=1e-5) and (expected < 0).all()
+    loss = bradley_terry_loss(model(ids[:1], mask[:1]), model(ids[1:], mask[1:]))
+    loss.backward()
+    assert model.likelihood_weight.grad is not None  # alpha is learned with the head
+    assert all(p.grad is None for p in model.reference.parameters())
+
+
+def test_likelihood_weight_bad_input():
+    backbone, _ = build_tiny_backbone()
+    with pytest.raises(ValueError, match="likelihood_weight must be >= 0 or None, got -0.5"):
+        RewardModel(backbone, likelihood_weight=-0.5)
+
+
+def test_train_backbone_false_trains_only_the_head_and_alpha():
+    backbone, tokenizer = build_tiny_backbone()
+    model = RewardModel(backbone, likelihood_weight=1.0, train_backbone=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pairs = make_preference_pairs(16, seed=0)
+    train_reward_model(model, tokenizer, pairs, None, RewardTrainingConfig(max_steps=2, batch_size=8, progress=False))
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"score.weight", "likelihood_weight"}  # the bias cancels in r+ - r-: no gradient
+    assert not any(k.startswith("reference.") for k in model.state_dict())  # the frozen backbone is its own reference
