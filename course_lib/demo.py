@@ -20,7 +20,13 @@ import torch
 from course_lib.data.preferences import FORM_KINDS, MATH_KINDS, REJECTED_KINDS, make_preference_pairs
 from course_lib.models.backbone import COURSE_TINY, build_tiny_backbone, load_backbone
 from course_lib.plots import plot_learning_curve, plot_orm_vs_prm
-from course_lib.training.reward_model import RewardModel, RewardTrainingConfig, evaluate, train_reward_model
+from course_lib.training.reward_model import (
+    RewardModel,
+    RewardTrainingConfig,
+    accuracy_by_category,
+    evaluate,
+    train_reward_model,
+)
 
 SEED_SOLUTION = (
     "Step 1: The store starts with 45 apples.\n"
@@ -39,17 +45,15 @@ class DemoConfig:
     out_dir: Path = Path("build/demo")
     training: RewardTrainingConfig = field(default_factory=lambda: RewardTrainingConfig(batch_size=16, max_steps=300))
     probe: RewardTrainingConfig = field(
-        default_factory=lambda: RewardTrainingConfig(batch_size=16, max_steps=60, learning_rate=1e-2)
+        default_factory=lambda: RewardTrainingConfig(batch_size=16, max_steps=60, learning_rate=3e-2)
     )
 
 
-def accuracy_by_kind(model, tokenizer, held_out) -> dict[str, float]:
-    """Held-out pairwise accuracy per kind of rejected response present in ``held_out``."""
-    return {
-        kind: evaluate(model, tokenizer, [p for p in held_out if p.category == kind]).accuracy
-        for kind in REJECTED_KINDS
-        if any(p.category == kind for p in held_out)  # a small held-out set may lack a kind
-    }
+def accuracy_by_kind(model, tokenizer, held_out) -> tuple[float, dict[str, float]]:
+    """Held-out pairwise accuracy, overall and per kind of rejected response present in ``held_out``."""
+    result = evaluate(model, tokenizer, held_out)
+    by_category = accuracy_by_category(result, held_out)
+    return result.accuracy, {kind: by_category[kind] for kind in REJECTED_KINDS if kind in by_category}
 
 
 def run_demo(config: DemoConfig) -> dict:
@@ -60,23 +64,19 @@ def run_demo(config: DemoConfig) -> dict:
     model = RewardModel(backbone)
     start = time.perf_counter()
     history = train_reward_model(model, tokenizer, train, held_out, config.training)
-    overall = evaluate(model, tokenizer, held_out)
-    by_kind = accuracy_by_kind(model, tokenizer, held_out)
+    accuracy, by_kind = accuracy_by_kind(model, tokenizer, held_out)
     pretrained, pretrained_tokenizer = load_backbone(COURSE_TINY)
-    probe = RewardModel(pretrained, seed=config.seed, likelihood_weight=1.0, train_backbone=False)
+    probe = RewardModel(pretrained, seed=config.seed, likelihood_weight=5.0, train_backbone=False)
     train_reward_model(probe, pretrained_tokenizer, train, None, config.probe)
-    pretrained_result = {
-        "accuracy": evaluate(probe, pretrained_tokenizer, held_out).accuracy,
-        "by_kind": accuracy_by_kind(probe, pretrained_tokenizer, held_out),
-    }
+    pretrained_accuracy, pretrained_by_kind = accuracy_by_kind(probe, pretrained_tokenizer, held_out)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"learning_curve": config.out_dir / "learning_curve.png", "orm_vs_prm": config.out_dir / "orm_vs_prm.png"}
     plot_learning_curve(history).savefig(paths["learning_curve"], dpi=110)
     plot_orm_vs_prm(SEED_SOLUTION).savefig(paths["orm_vs_prm"], dpi=110)
     return {
-        "accuracy": overall.accuracy,
+        "accuracy": accuracy,
         "by_kind": by_kind,
-        "pretrained": pretrained_result,
+        "pretrained": {"accuracy": pretrained_accuracy, "by_kind": pretrained_by_kind},
         "seconds": time.perf_counter() - start,
         "paths": paths,
     }

@@ -41,6 +41,7 @@ __all__ = [
     "encode_pairs",
     "train_reward_model",
     "evaluate",
+    "accuracy_by_category",
     "reward_scores",
 ]
 
@@ -252,3 +253,22 @@ def evaluate(
         loss=bradley_terry_loss(r_chosen, r_rejected).item(),
         margins=margins,
     )
+
+
+def accuracy_by_category(result: RewardEval, pairs: Sequence[PreferencePair]) -> dict[str, float]:
+    """Pairwise accuracy (strict) per ``pair.category``, read off one :func:`evaluate` of ``pairs``
+    (chapter 5's RewardBench-style breakdown), in the order the categories first appear.
+
+    >>> pairs = [PreferencePair("q", "a", "b", category=c) for c in ("math", "form", "math")]
+    >>> result = RewardEval(accuracy=2 / 3, mean_margin=0.0, loss=0.0, margins=torch.tensor([1.0, 2.0, -1.0]))
+    >>> accuracy_by_category(result, pairs)
+    {'math': 0.5, 'form': 1.0}
+    """
+    if len(pairs) != len(result.margins):
+        raise ValueError(
+            f"pairs has {len(pairs)} pairs but result has {len(result.margins)} margins; pass the pairs evaluated"
+        )
+    right: dict[str, list[bool]] = {}
+    for pair, margin in zip(pairs, result.margins.tolist()):
+        right.setdefault(pair.category, []).append(margin > 0)
+    return {category: sum(r) / len(r) for category, r in right.items()}

@@ -290,3 +290,18 @@ def test_train_backbone_false_trains_only_the_head_and_alpha():
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {"score.weight", "likelihood_weight"}  # the bias cancels in r+ - r-: no gradient
     assert not any(k.startswith("reference.") for k in model.state_dict())  # the frozen backbone is its own reference
+
+
+def test_accuracy_by_category_reads_one_evaluation():
+    from course_lib.training.reward_model import accuracy_by_category
+
+    backbone, tokenizer = build_tiny_backbone()
+    pairs = make_preference_pairs(24, seed=3)
+    result = evaluate(RewardModel(backbone), tokenizer, pairs)
+    by_category = accuracy_by_category(result, pairs)
+    assert set(by_category) == {p.category for p in pairs}
+    for category, accuracy in by_category.items():
+        subset = [p for p in pairs if p.category == category]
+        assert accuracy == pytest.approx(evaluate(RewardModel(backbone), tokenizer, subset).accuracy)
+    with pytest.raises(ValueError, match="pairs has 23 pairs but result has 24 margins; pass the pairs evaluated"):
+        accuracy_by_category(result, pairs[:-1])
