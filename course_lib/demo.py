@@ -44,6 +44,7 @@ class DemoConfig:
     seed: int = 0
     out_dir: Path = Path("build/demo")
     training: RewardTrainingConfig = field(default_factory=lambda: RewardTrainingConfig(batch_size=16, max_steps=300))
+    probe_likelihood_weight: float = 5.0  # alpha's start for the pretrained judge (chapter 4)
     probe: RewardTrainingConfig = field(
         default_factory=lambda: RewardTrainingConfig(batch_size=16, max_steps=60, learning_rate=3e-2)
     )
@@ -66,7 +67,9 @@ def run_demo(config: DemoConfig) -> dict:
     history = train_reward_model(model, tokenizer, train, held_out, config.training)
     accuracy, by_kind = accuracy_by_kind(model, tokenizer, held_out)
     pretrained, pretrained_tokenizer = load_backbone(COURSE_TINY)
-    probe = RewardModel(pretrained, seed=config.seed, likelihood_weight=5.0, train_backbone=False)
+    probe = RewardModel(
+        pretrained, seed=config.seed, likelihood_weight=config.probe_likelihood_weight, train_backbone=False
+    )
     train_reward_model(probe, pretrained_tokenizer, train, None, config.probe)
     pretrained_accuracy, pretrained_by_kind = accuracy_by_kind(probe, pretrained_tokenizer, held_out)
     config.out_dir.mkdir(parents=True, exist_ok=True)

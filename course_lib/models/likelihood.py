@@ -34,6 +34,12 @@ def next_token_logits(backbone: nn.Module, hidden: torch.Tensor) -> torch.Tensor
     return hidden @ backbone.get_input_embeddings().weight.T
 
 
+def tokens_with_a_past(attention_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T]`` bool: a real token right after a real one, the positions a causal LM predicts."""
+    real = attention_mask.bool()
+    return F.pad(real[:, 1:] & real[:, :-1], (1, 0))
+
+
 def token_log_likelihoods(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden=None):
     """``log p(x_t | x_<t)`` for every position ``t >= 1``: ``[B, T]``, 0 at ``t = 0`` and at padding.
 
@@ -45,12 +51,11 @@ def token_log_likelihoods(backbone: nn.Module, input_ids: torch.Tensor, attentio
         hidden = hidden.last_hidden_state  # [B, T, H]
     logp = F.log_softmax(next_token_logits(backbone, hidden[:, :-1]).float(), dim=-1)  # [B, T-1, V]
     picked = logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1]
-    scored = attention_mask[:, 1:].bool() & attention_mask[:, :-1].bool()  # a real token after a real one
-    return F.pad(picked * scored, (1, 0))  # [B, T]
+    return F.pad(picked, (1, 0)) * tokens_with_a_past(attention_mask)  # [B, T]
 
 
 def mean_log_likelihood(token_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``token_logp`` ``[B, T]`` over the positions where ``mask`` is 1 (the response): ``[B]``."""
+    """Mean of ``token_logp`` ``[B, T]`` over the positions where ``mask`` is 1: ``[B]`` (0 where none is)."""
     if token_logp.shape != mask.shape:
         raise ValueError(
             f"token_logp and mask must have the same shape, got {tuple(token_logp.shape)} and {tuple(mask.shape)}"

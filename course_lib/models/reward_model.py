@@ -26,10 +26,9 @@ Example:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models.likelihood import likelihood_feature, mean_log_likelihood
+from course_lib.models.likelihood import likelihood_feature, mean_log_likelihood, tokens_with_a_past
 from course_lib.models.pooling import gather_last, position_ids_from_mask
 
 
@@ -73,5 +72,5 @@ class RewardModel(nn.Module):
         if self.reference is None:
             return reward
         token_logp = self.reference(input_ids, attention_mask, hidden)  # [B, T]
-        scored = F.pad(attention_mask[:, 1:] * attention_mask[:, :-1], (1, 0))  # [B, T]: tokens with a past
+        scored = tokens_with_a_past(attention_mask)  # [B, T]
         return reward + self.likelihood_weight * mean_log_likelihood(token_logp, scored)

@@ -10,6 +10,7 @@ from course_lib.models.likelihood import (
     mean_log_likelihood,
     next_token_logits,
     token_log_likelihoods,
+    tokens_with_a_past,
 )
 
 
@@ -57,6 +58,11 @@ def test_left_padding_gives_the_same_log_likelihoods(lm):
         b = token_log_likelihoods(model.transformer, left["input_ids"], left["attention_mask"])
     short = int(right["attention_mask"][1].sum())
     assert torch.allclose(a[1, :short], b[1, -short:], atol=1e-5)
+
+
+def test_tokens_with_a_past_skip_the_first_real_token_and_padding():
+    mask = torch.tensor([[1, 1, 1, 0], [0, 0, 1, 1], [0, 1, 0, 0]])  # right, left, one token
+    assert tokens_with_a_past(mask).int().tolist() == [[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
 
 
 def test_mean_log_likelihood_averages_over_the_mask_only():
