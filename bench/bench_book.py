@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_book.py
 
 Copies the repository's book sources to a temporary folder (so the working tree's ``_build`` and
-its execution cache stay untouched), builds from nothing with ``scripts/build_book.sh``, and prints
+its execution cache stay untouched), builds from nothing with ``scripts/build_book.sh`` (chapters run
+side by side, each on as many cores as it asks torch for: ``scripts/execute_book.py``), and prints
 the wall time of the whole build, then each chapter's execution seconds from jupyter-cache. The
 baseline is the same build again with every chapter cached (Sphinx alone), measured in the same run.
 Goals: clean build < 5 min, slowest chapter < 60 s.

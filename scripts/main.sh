@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The main job: environment, tiny reward-model demo, the book, student releases,
+# The main job: environment, reward-model demo (from scratch vs pretrained), the book, student releases,
 # autograding of the bundled example submissions, and the reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"   # nbgrader runs alembic from PATH
 
-echo "== 1. the tiny reward model (course_lib demo)"
+echo "== 1. the reward-model demo: from scratch vs the pretrained course-tiny (course_lib demo)"
 python -m course_lib.demo --out build/demo
 
 echo "== 2. the book"
