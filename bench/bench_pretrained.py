@@ -1,6 +1,6 @@
 """Reward models fine-tuned from the course-pretrained LM vs the same models trained from scratch.
 
-    .venv/bin/python bench/bench_pretrained.py [--threads 2]
+    .venv/bin/python bench/bench_pretrained.py [--threads 2] [--step-verifier]
 
 Same data, same training settings, same architecture and tokenizer; only the start differs:
 
@@ -16,7 +16,9 @@ Prints, for each start:
 * the neural PRM's step-level ROC AUC (ties count 1/2) on held-out solutions, next to a baseline
   that reads only the step's position; goals: AUC >= 0.85 and >= 0.10 above the position baseline.
 
-The goals are checked on the "pretrained + LM" column.
+The goals are checked on the "pretrained + LM" column. With ``--step-verifier`` it runs chapter 11's
+best-of-N experiment instead (the book's settings), twice: the step verifier reading claims through
+course-tiny untrained (from scratch) and pretrained, and prints the solve rates at the largest N.
 """
 
 from __future__ import annotations
@@ -105,8 +107,12 @@ def main(argv=None) -> int:
     parser.add_argument("--prm-lr", type=float, default=1e-3)
     parser.add_argument("--held-out", type=int, default=600)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--step-verifier", action="store_true", help="chapter 11's ORM and PRM instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.step_verifier:
+        step_verifier_table()
+        return 0
     rm = {name: reward_model_row(name, args) for name in STARTS}
     prm = {name: prm_row(name, args) for name in STARTS}
 
@@ -137,6 +143,27 @@ def main(argv=None) -> int:
     )
     print(f"\ngoals met by '{GOALS_ON}': {'yes' if met else 'NO'}")
     return 0
+
+
+def step_verifier_table() -> None:
+    """Chapter 11's experiment with the claims read by course-tiny untrained vs pretrained."""
+    from course_lib.evaluation.best_of_n_experiment import METHODS, BestOfNConfig, run_best_of_n
+
+    results, seconds = {}, {}
+    for name, pretrained in (("from scratch", False), ("pretrained", True)):
+        start = time.perf_counter()
+        results[name] = run_best_of_n(BestOfNConfig(pretrained_judge=pretrained, progress=False))
+        seconds[name] = time.perf_counter() - start
+    config = BestOfNConfig()
+    largest = max(config.n_values)
+    print(
+        f"\nstep verifier (chapter 11): best-of-{largest} solve rate, {len(config.seeds)} seeds x "
+        f"{config.n_test_problems} problems; the claims read by course-tiny"
+    )
+    print(f"{'':<22}" + "".join(f"{name:>17}" for name in results))
+    for m in METHODS:
+        print(f"{m:<22}" + "".join(f"{r.mean(m, largest):>17.3f}" for r in results.values()))
+    print(f"{'seconds':<22}" + "".join(f"{s:>17.1f}" for s in seconds.values()))
 
 
 if __name__ == "__main__":

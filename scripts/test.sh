@@ -6,6 +6,6 @@ scripts/setup.sh
 scripts/install_browser.sh           # Debian's chromium for the browser tests of the book
 export PATH="$PWD/.venv/bin:$PATH"   # nbgrader runs alembic from PATH
 ruff check .
-ruff format --check course_lib autograder tests bench
+ruff format --check course_lib autograder tests bench scripts
 # pytest exits 5 when it collects nothing: that is a failure here, as is any other non-zero code.
 python -m pytest "$@"

@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 
 from course_lib.credit_assignment.process_reward import aggregate_steps
 from course_lib.evaluation.best_of_n_experiment import BestOfNConfig, one_torch_thread, train_verifiers
-from course_lib.training.step_verifier import encode_solutions, step_scores
+from course_lib.models.step_verifier import claim_judge
+from course_lib.training.step_verifier import encode_pools, step_scores
 
 
 @dataclass
@@ -41,7 +42,7 @@ class OveroptimizationConfig:
 
     n_values: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     seed: int = 0
-    n_test_problems: int = 120
+    n_test_problems: int = 80
     verifiers: BestOfNConfig = field(default_factory=lambda: BestOfNConfig(seeds=(0,), progress=False))
     progress: bool = True
 
@@ -76,10 +77,12 @@ def run_overoptimization(config: OveroptimizationConfig | None = None) -> Overop
     models = {"orm": world.orm, "prm": world.prm}
     proxy = {name: np.zeros(len(config.n_values)) for name in models}
     gold = {name: np.zeros(len(config.n_values)) for name in models}
-    for _ in tqdm(range(config.n_test_problems), desc="best-of-N against the proxy", disable=not config.progress):
-        problem = world.generator.problem()
-        pool = world.policy.sample(problem, max(config.n_values))
-        encoded = encode_solutions([(problem, s) for s in pool])
+    problems = [world.generator.problem() for _ in range(config.n_test_problems)]
+    pools = [world.policy.sample(problem, max(config.n_values)) for problem in problems]
+    encoded_pools = encode_pools(list(zip(problems, pools)), claim_judge(config.verifiers.pretrained_judge))
+    for pool, encoded in tqdm(
+        zip(pools, encoded_pools), total=len(pools), desc="best-of-N against the proxy", disable=not config.progress
+    ):
         for name, model in models.items():
             with one_torch_thread():
                 scores = np.array([aggregate_steps(s, "prod") for s in step_scores(model, encoded)])

@@ -132,11 +132,13 @@ def build_tiny_backbone(config: TinyBackboneConfig | None = None, language_model
     return model, tokenizer
 
 
-def load_backbone(name_or_path: str = TINY, local_files_only: bool = True, from_scratch: bool = False, seed: int = 0):
-    """Return ``(base_model, tokenizer)`` for ``"tiny"``, ``"course-tiny"``, a local folder, or a cached hub name.
+def load_backbone(
+    name_or_path: str = COURSE_TINY, local_files_only: bool = True, from_scratch: bool = False, seed: int = 0
+):
+    """Return ``(base_model, tokenizer)`` for ``"course-tiny"`` (the default), ``"tiny"``, a local folder, or a cached hub name.
 
-    ``"course-tiny"`` is the course-pretrained checkpoint shipped in ``course_lib/models/course-tiny``;
-    it loads through the same ``from_pretrained(..., local_files_only=True)`` path as ``distilgpt2``.
+    ``"course-tiny"`` is the course-pretrained checkpoint shipped in ``course_lib/models/course-tiny``:
+    reward models start from a pretrained LM, as InstructGPT's start from its SFT model (chapter 4). It loads through the same ``from_pretrained(..., local_files_only=True)`` path as ``distilgpt2``.
 
     Nothing is downloaded unless ``local_files_only=False``. GPT-2 tokenizers have no pad token; we
     reuse EOS for padding (the reward model pools with the attention mask, so EOS is never mistaken

@@ -111,3 +111,52 @@ def likelihood_feature(backbone: nn.Module, likelihood_weight: float | None, tra
         return None, None
     reference = ReferenceLikelihood(backbone, shared=not train_backbone)  # taken before any fine-tuning
     return reference, nn.Parameter(torch.tensor(float(likelihood_weight)))
+
+
+class ClaimLikelihood:
+    """What a pretrained LM thinks of arithmetic claims ``a op b = c``: how likely it finds ``c`` (chapters 7, 11).
+
+    A claim is read as a line of a drill, ``"\\n45 - 18 = 27"``, and scored on the tokens after ``=`` (the
+    line break that would end the number is left out: in a solution a "." ends it as well). For each claim it returns the lowest
+    token log-probability and the largest *gap* ``log p(token) - max_v log p(v)`` (0 where the LM's own
+    first choice is the written token; a slipped digit shows as a negative gap). Results are cached per
+    claim; :meth:`prefetch` scores many claims in batches (the step verifier scores a pool at once).
+
+    >>> from course_lib.models.backbone import build_tiny_backbone
+    >>> judge = ClaimLikelihood(*build_tiny_backbone())
+    >>> worst, gap = judge("45 - 18", "27")
+    >>> worst <= gap <= 0
+    True
+    """
+
+    def __init__(self, backbone: nn.Module, tokenizer, batch_size: int = 512):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.backbone, self.tokenizer, self.batch_size = backbone.eval(), tokenizer, batch_size
+        self.cache: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def __call__(self, lhs: str, rhs: str) -> tuple[float, float]:
+        if (lhs, rhs) not in self.cache:
+            self.prefetch([(lhs, rhs)])
+        return self.cache[lhs, rhs]
+
+    @torch.no_grad()
+    def prefetch(self, claims) -> None:
+        """Score every ``(lhs, rhs)`` of ``claims`` not yet cached, ``batch_size`` at a time."""
+        todo = sorted(set(c for c in claims if c not in self.cache), key=lambda c: (len(c[0]) + len(c[1]), c))
+        for start in range(0, len(todo), self.batch_size):  # sorted by length: little padding
+            chunk = todo[start : start + self.batch_size]
+            prefix = torch.tensor(
+                [len(ids) for ids in self.tokenizer([f"\n{lhs} =" for lhs, _ in chunk])["input_ids"]]
+            )
+            batch = self.tokenizer([f"\n{lhs} = {rhs}" for lhs, rhs in chunk], padding=True, return_tensors="pt")
+            ids, mask = batch["input_ids"], batch["attention_mask"]  # [B, T]
+            hidden = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state  # [B, T, H]
+            logp = F.log_softmax(next_token_logits(self.backbone, hidden[:, :-1]).float(), dim=-1)  # [B, T-1, V]
+            picked = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # [B, T-1], log p of each next token
+            gap = picked - logp.max(-1).values  # [B, T-1], <= 0
+            predicted = torch.arange(1, ids.shape[1])[None]  # [1, T-1], the position each logp predicts
+            result = (predicted >= prefix[:, None]) & mask[:, 1:].bool()  # [B, T-1], the result's tokens
+            worst = picked.masked_fill(~result, 0.0).min(-1).values  # [B]
+            worst_gap = gap.masked_fill(~result, 0.0).min(-1).values  # [B]
+            self.cache.update(zip(chunk, zip(worst.tolist(), worst_gap.tolist())))

@@ -1,8 +1,6 @@
 """A small learned step verifier: one network reads each parsed step and returns a logit (book chapters 7 and 11).
 
-Chapter 10 shows that a tiny transformer cannot learn multi-digit arithmetic in a CPU minute, so
-the ORM-vs-PRM experiment uses a verifier that reads each step through its *parsed fields* instead
-of its characters. A step becomes a fixed vector of raw fields (:func:`step_features`):
+A step becomes a fixed vector of raw fields (:func:`step_features`), read by a small MLP:
 
 * the kind of step (start, operation, answer), which phrase it opens with ("It sells {n}"), and the
   operator it writes;
@@ -10,15 +8,18 @@ of its characters. A step becomes a fixed vector of raw fields (:func:`step_feat
   splits digits would show them) plus its size: the left operand, the right operand, the claimed
   result, and the value the previous step ended with;
 * whether the operand and the result occur among the numbers the problem states;
-* what a calculator says about the step's own claim (:func:`calculator_features`).
+* what the course-pretrained language model thinks of the step's claim ``a op b = c``
+  (:func:`claim_features`): how likely it finds the written result, token by token.
 
-Only the calculator speaks about correctness, and only about the written claim: the network has to
-learn that a phrase goes with an operator, that a number must come from the problem, and (for an
-outcome reward model) which step a wrong final answer came from. :class:`StepVerifier` is
-an MLP applied to every step of a solution, ``[B, K, F] -> [B, K]`` logits. Trained on step labels
-it is a process reward model; trained through a pooled solution score on final-answer labels it is
-an outcome reward model (:mod:`course_lib.training.step_verifier`): one model class, two kinds of
-supervision.
+Only the pretrained LM speaks about correctness, and only about the written claim, as the
+pretrained backbone does for the reward models of chapters 4 and 10: the network has to learn
+how much to trust it, that a phrase goes with an operator, that a number must come from the problem,
+and (for an outcome reward model) which step a wrong final answer came from. Pass
+``judge=claim_judge(pretrained=False)`` for the baseline whose LM has learned nothing.
+
+:class:`StepVerifier` is an MLP applied to every step of a solution, ``[B, K, F] -> [B, K]`` logits. Trained on step labels it is a process reward model; trained through
+a pooled solution score on final-answer labels it is an outcome reward model
+(:mod:`course_lib.training.step_verifier`): one model class, two kinds of supervision.
 
 Example:
     >>> from course_lib.data.arithmetic import ProblemGenerator
@@ -45,7 +46,9 @@ from torch import nn
 
 from course_lib.data.arithmetic import SCENARIOS, ArithmeticProblem
 from course_lib.data.step_parser import STEP_KINDS, ParsedStep, parse_step
-from course_lib.data.step_text import NUMBER, calculate
+from course_lib.data.step_text import CLAIM, NUMBER
+from course_lib.models.backbone import COURSE_TINY, load_backbone
+from course_lib.models.likelihood import ClaimLikelihood
 
 OPERATORS = ("+", "-", "*", "/")
 # every step phrase the generator writes, as (scenario, operation) pairs, e.g. ("store", "-") for "It sells {n}"
@@ -57,7 +60,8 @@ _PHRASE_PATTERNS = tuple(
 )
 N_DIGITS = 3  # units, tens, hundreds
 _NUMBER_WIDTH = 5 + 10 * N_DIGITS  # present, size, log-size, fractional, negative, digit one-hots
-N_FEATURES = len(STEP_KINDS) + len(PHRASES) + 1 + len(OPERATORS) + 4 * _NUMBER_WIDTH + 2 + 2
+N_FEATURES = len(STEP_KINDS) + len(PHRASES) + 1 + len(OPERATORS) + 4 * _NUMBER_WIDTH + 2 + 3
+SURPRISE_CAP = 20.0  # nats: a log-probability below -20 reads as -20
 
 
 def phrase_index(phrase: str | None) -> int:
@@ -88,7 +92,9 @@ def number_features(value: float | None) -> list[float]:
     return out
 
 
-def step_features(step: ParsedStep, previous: float | None, problem_numbers: Sequence[float]) -> list[float]:
+def step_features(
+    step: ParsedStep, previous: float | None, problem_numbers: Sequence[float], claim: list[float]
+) -> list[float]:
     """The raw-field vector of one parsed step (length :data:`N_FEATURES`); see the module docstring."""
     kind = [float(step.kind == k) for k in STEP_KINDS]
     phrase = [0.0] * (len(PHRASES) + 1)
@@ -99,43 +105,70 @@ def step_features(step: ParsedStep, previous: float | None, problem_numbers: Seq
         numbers += number_features(value)
     known = {float(n) for n in problem_numbers}
     flags = [float(step.operand in known), float(step.result in known)]
-    return kind + phrase + op + numbers + flags + calculator_features(step)
+    return kind + phrase + op + numbers + flags + claim
 
 
-def calculator_features(step: ParsedStep) -> list[float]:
-    """What a calculator says about the step's own claim ``lhs op operand = result``: checked, and how far off.
+def claim_judge(pretrained: bool = True) -> ClaimLikelihood:
+    """``course-tiny`` as a judge of claims, loaded once: pretrained, or with fresh weights (the baseline)."""
+    return _claim_judge(bool(pretrained))
 
-    GSM8K's solutions carry calculator annotations (Cobbe et al., 2021); a language-model verifier
-    learns arithmetic from billions of tokens, which this MLP cannot. The calculator only recomputes
-    the written claim: it cannot see a wrong operation or a wrongly copied number (the claim holds),
-    nor tell which earlier step a wrong final answer came from. Those the verifier must learn.
 
-    >>> calculator_features(parse_step("Step 2: It sells 18. So 45 - 18 = 28."))
-    [1.0, 0.099]
+@functools.lru_cache(maxsize=2)
+def _claim_judge(pretrained: bool) -> ClaimLikelihood:
+    return ClaimLikelihood(*load_backbone(COURSE_TINY, from_scratch=not pretrained))
+
+
+def claim_of(text: str) -> tuple[str, str] | None:
+    """The claim ``("a op b", "c")`` a step writes, as written, or None: ``claim_of("So 45 - 18 = 27.")``."""
+    match = CLAIM.search(text)
+    return None if match is None else (match["lhs"], match["rhs"])
+
+
+def claim_features(text: str, judge: ClaimLikelihood) -> list[float]:
+    """What ``judge`` thinks of the step's claim: ``[checked, surprise, doubt]``, each in [0, 1].
+
+    ``surprise`` is minus the lowest log-probability of the result's tokens, ``doubt`` minus the largest
+    gap to the LM's own first choice (0 when it would have written the same digits), both over
+    :data:`SURPRISE_CAP`. A step without a claim gets zeros. The LM cannot see a wrong operation or a
+    wrongly copied number (the claim itself holds), nor tell which earlier step a wrong final answer came
+    from: those the verifier must learn.
+
+    >>> from course_lib.models.backbone import build_tiny_backbone
+    >>> claim_features("The answer is: 27", ClaimLikelihood(*build_tiny_backbone()))
+    [0.0, 0.0, 0.0]
     """
-    if step.kind != "operation" or None in (step.lhs, step.operand, step.result):
-        return [0.0, 0.0]
-    exact = calculate(step.op, step.lhs, step.operand)
-    off = abs(exact - step.result) if math.isfinite(exact) else 1e3
-    return [1.0, round(min(math.log1p(off) / 7, 1.0), 4)]
+    claim = claim_of(text)
+    if claim is None:
+        return [0.0, 0.0, 0.0]
+    worst, gap = judge(*claim)
+    return [1.0, round(min(-worst, SURPRISE_CAP) / SURPRISE_CAP, 4), round(min(-gap, SURPRISE_CAP) / SURPRISE_CAP, 4)]
 
 
-def solution_features(problem: ArithmeticProblem, steps: Sequence[str]) -> np.ndarray:
-    """``[K, N_FEATURES]`` float32: one row per step, each knowing the value the step before it ended with."""
+def solution_features(
+    problem: ArithmeticProblem, steps: Sequence[str], judge: ClaimLikelihood | None = None
+) -> np.ndarray:
+    """``[K, N_FEATURES]`` float32: one row per step, each knowing the value the step before it ended with.
+
+    ``judge`` reads the claims; the default is the course-pretrained LM (:func:`claim_judge`).
+    """
     if len(steps) == 0:
         raise ValueError("steps is empty; a solution needs at least one step")
+    judge = judge or claim_judge()
+    judge.prefetch(claim for claim in map(claim_of, steps) if claim is not None)
     rows, previous = [], None
     for text in steps:
-        row, previous = _step_row(text, previous, problem.numbers)
+        row, previous = _step_row(text, previous, problem.numbers, judge)
         rows.append(row)
     return np.stack(rows)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _step_row(text: str, previous: float | None, numbers: tuple[int, ...]) -> tuple[np.ndarray, float | None]:
+def _step_row(
+    text: str, previous: float | None, numbers: tuple[int, ...], judge: ClaimLikelihood
+) -> tuple[np.ndarray, float | None]:
     """One step's features and the running value after it; cached, as N candidates share most of their steps."""
     parsed = parse_step(text)
-    row = np.asarray(step_features(parsed, previous, numbers), dtype=np.float32)
+    row = np.asarray(step_features(parsed, previous, numbers, claim_features(text, judge)), dtype=np.float32)
     row.flags.writeable = False  # shared between calls
     return row, parsed.result if parsed.result is not None else previous
 

@@ -39,8 +39,9 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from course_lib.data.arithmetic import ArithmeticProblem, Solution
+from course_lib.models.likelihood import ClaimLikelihood
 from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
-from course_lib.models.step_verifier import StepVerifier, solution_features
+from course_lib.models.step_verifier import StepVerifier, claim_judge, claim_of, solution_features
 from course_lib.training.collate import pad_right
 from course_lib.training.loop import EarlyStop, History, TrainConfig, fit
 
@@ -73,16 +74,32 @@ def process_labels(solution: Solution) -> list[int]:
     return [1] * cut + [0] + [IGNORE_INDEX] * (n - cut - 1)
 
 
-def encode_solutions(pairs: Sequence[tuple[ArithmeticProblem, Solution]]) -> EncodedSolutions:
-    """Featurize ``(problem, solution)`` pairs once; both kinds of supervision train on the result."""
+def encode_solutions(
+    pairs: Sequence[tuple[ArithmeticProblem, Solution]], judge: ClaimLikelihood | None = None
+) -> EncodedSolutions:
+    """Featurize ``(problem, solution)`` pairs once; both kinds of supervision train on the result.
+
+    ``judge`` reads the steps' claims (default: the course-pretrained LM); all claims are scored in one batch.
+    """
     if len(pairs) == 0:
         raise ValueError("pairs is empty; pass (problem, solution) pairs")
-    rows = [torch.as_tensor(solution_features(problem, solution.steps)) for problem, solution in pairs]  # [K_s, F]
+    judge = judge or claim_judge()
+    judge.prefetch(claim for _, solution in pairs for claim in map(claim_of, solution.steps) if claim is not None)
+    rows = [torch.as_tensor(solution_features(p, solution.steps, judge)) for p, solution in pairs]  # [K_s, F]
     features = pad_sequence(rows, batch_first=True)  # [S, K, F], zeros after each solution's last step
     step_mask = pad_sequence([torch.ones(len(r), dtype=torch.bool) for r in rows], batch_first=True)  # [S, K]
     step_labels = pad_right([process_labels(solution) for _, solution in pairs], IGNORE_INDEX)  # [S, K]
     outcome = torch.tensor([float(solution.is_correct) for _, solution in pairs], dtype=torch.float32)  # [S]
     return EncodedSolutions(features, step_mask, step_labels, outcome)
+
+
+def encode_pools(
+    pools: Sequence[tuple[ArithmeticProblem, Sequence[Solution]]], judge: ClaimLikelihood | None = None
+) -> list[EncodedSolutions]:
+    """:func:`encode_solutions` for each ``(problem, candidates)`` pool, with every claim scored in one batch."""
+    judge = judge or claim_judge()
+    judge.prefetch(c for _, pool in pools for s in pool for c in map(claim_of, s.steps) if c is not None)
+    return [encode_solutions([(problem, s) for s in pool], judge) for problem, pool in pools]
 
 
 def log_prob_all_correct(logits: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:

@@ -166,6 +166,8 @@ def test_from_scratch_keeps_the_architecture_and_draws_fresh_seeded_weights(tmp_
     tokenizer.save_pretrained(tmp_path)
     monkeypatch.setattr(backbone, "COURSE_TINY_DIR", tmp_path)
     trained, _ = backbone.load_backbone("course-tiny")
+    default, _ = backbone.load_backbone()  # reward models start from the pretrained LM unless told otherwise
+    assert torch.equal(default.h[0].attn.c_attn.weight, trained.h[0].attn.c_attn.weight)
     fresh, fresh_tokenizer = backbone.load_backbone("course-tiny", from_scratch=True)
     again, _ = backbone.load_backbone("course-tiny", from_scratch=True)
     assert fresh.config.n_embd == 32 and len(fresh_tokenizer) == len(tokenizer)

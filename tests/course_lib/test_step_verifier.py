@@ -2,19 +2,23 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from course_lib.data.arithmetic import ProblemGenerator, Solution
 from course_lib.data.policy import SimulatedPolicy
-from course_lib.data.step_parser import parse_step
+from course_lib.models.backbone import COURSE_TINY, load_backbone
+from course_lib.models.likelihood import ClaimLikelihood
 from course_lib.models.step_verifier import (
     N_FEATURES,
     PHRASES,
     StepVerifier,
     StepVerifierConfig,
-    calculator_features,
+    claim_features,
+    claim_judge,
+    claim_of,
     number_features,
     phrase_index,
     solution_features,
@@ -52,15 +56,43 @@ def test_phrase_index():
     assert phrase_index("Something else 3") == phrase_index(None) == len(PHRASES)
 
 
-def test_calculator_features():
-    assert calculator_features(parse_step("Step 2: It sells 18. So 45 - 18 = 27.")) == [1.0, 0.0]
-    assert calculator_features(parse_step("Step 2: It sells 18. So 45 + 18 = 63.")) == [
-        1.0,
-        0.0,
-    ]  # wrong op, true claim
-    assert calculator_features(parse_step("The answer is: 27")) == [0.0, 0.0]
-    checked, off = calculator_features(parse_step("Step 3: They are packed into 0 boxes. So 12 / 0 = 4."))
-    assert checked == 1.0 and math.isfinite(off) and off > 0.5
+def test_claim_of():
+    assert claim_of("Step 2: It sells 18. So 45 - 18 = 27.") == ("45 - 18", "27")
+    assert claim_of("Step 3: So 1,200 x 4 = 4,800.") == ("1,200 x 4", "4,800")
+    assert claim_of("The answer is: 27") is None
+
+
+def test_claim_features_read_the_pretrained_lm():
+    judge = claim_judge()
+    assert judge is claim_judge(pretrained=True)  # loaded once
+    right = claim_features("Step 2: It sells 18. So 45 - 18 = 27.", judge)
+    slip = claim_features("Step 2: It sells 18. So 45 - 18 = 28.", judge)
+    assert right[0] == slip[0] == 1.0 and right[2] == 0.0  # the LM would write 27 itself
+    assert slip[1] > right[1] and slip[2] > 0.05  # and doubts the 8
+    assert claim_features("Step 2: It buys 18. So 45 + 18 = 63.", judge)[2] == 0.0  # wrong op, true claim
+    assert claim_features("The answer is: 27", judge) == [0.0, 0.0, 0.0]
+    assert all(0.0 <= f <= 1.0 for f in claim_features("So 12 / 0 = 4.", judge))
+
+
+def test_claim_likelihood_batches_like_one_at_a_time_and_rejects_bad_input():
+    backbone, tokenizer = load_backbone(COURSE_TINY)
+    claims = [("45 - 18", "27"), ("45 - 18", "28"), ("96 / 4", "24"), ("12 x 4", "46"), ("7 + 8", "15")]
+    batched = ClaimLikelihood(backbone, tokenizer, batch_size=3)
+    batched.prefetch(claims + claims[:2])
+    assert sorted(batched.cache) == sorted(claims)
+    for claim in claims:
+        alone = ClaimLikelihood(backbone, tokenizer)(*claim)
+        assert alone == pytest.approx(batched.cache[claim], abs=1e-4)
+        assert alone[0] <= alone[1] <= 0.0
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        ClaimLikelihood(backbone, tokenizer, batch_size=0)
+
+
+def test_a_judge_that_learned_nothing_barely_tells_a_slip():
+    fresh = claim_judge(pretrained=False)
+    right, slip = fresh("45 - 18", "27"), fresh("45 - 18", "28")
+    trained = claim_judge()
+    assert (trained("45 - 18", "27")[0] - trained("45 - 18", "28")[0]) > 3 * abs(right[0] - slip[0])
 
 
 def test_solution_features_tell_a_wrong_operation_from_the_right_one():
@@ -70,7 +102,10 @@ def test_solution_features_tell_a_wrong_operation_from_the_right_one():
     wrong = gen.wrong_solution(problem, "wrong_operation")
     x, y = solution_features(problem, right.steps), solution_features(problem, wrong.steps)
     assert x.shape == (len(right.steps), N_FEATURES) and x.dtype.name == "float32"
-    assert (x[: wrong.first_error] == y[: wrong.first_error]).all()
+    fields, claim = slice(0, N_FEATURES - 3), slice(N_FEATURES - 3, N_FEATURES)  # the LM's view comes last
+    assert (x[: wrong.first_error, fields] == y[: wrong.first_error, fields]).all()
+    # the same true claims before the error ("72 * 9" here, "72 x 9" there): the LM is as sure of both
+    assert np.allclose(x[: wrong.first_error, claim], y[: wrong.first_error, claim], atol=0.01)
     assert (x[wrong.first_error] != y[wrong.first_error]).any()
     with pytest.raises(ValueError, match="steps is empty"):
         solution_features(problem, [])
