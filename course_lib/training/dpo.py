@@ -113,7 +113,7 @@ def response_log_probs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torc
 
 
 @torch.no_grad()
-def _all_log_probs(
+def pair_log_probs(
     model: nn.Module, data: EncodedResponses, batch_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(log pi(y+|x), log pi(y-|x))`` for every pair of ``data``: ``[N], [N]``."""
@@ -153,8 +153,8 @@ def implicit_rewards(model: nn.Module, reference: nn.Module, tokenizer, pairs, b
     """The implicit reward of every chosen and rejected response of ``pairs``, to set beside a reward model's."""
     data = pairs if isinstance(pairs, EncodedResponses) else EncodedResponses(tokenizer, pairs, max_length)
     model.eval()
-    policy_chosen, policy_rejected = _all_log_probs(model, data)
-    ref_chosen, ref_rejected = _all_log_probs(reference, data)
+    policy_chosen, policy_rejected = pair_log_probs(model, data)
+    ref_chosen, ref_rejected = pair_log_probs(reference, data)
     return ImplicitRewards(
         implicit_reward(policy_chosen, ref_chosen, beta), implicit_reward(policy_rejected, ref_rejected, beta)
     )
@@ -178,7 +178,7 @@ def train_dpo(
         raise ValueError("train_pairs is empty")
     reference = copy.deepcopy(model).requires_grad_(False).eval()  # pi_ref, never updated
     train_data = EncodedResponses(tokenizer, train_pairs, config.max_length)
-    ref_chosen, ref_rejected = _all_log_probs(reference, train_data)  # [N], [N]
+    ref_chosen, ref_rejected = pair_log_probs(reference, train_data)  # [N], [N]
     eval_data = EncodedResponses(tokenizer, eval_pairs, config.max_length) if eval_pairs else None
 
     def loss_fn(model: nn.Module, indices: list[int]):
