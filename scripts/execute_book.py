@@ -82,7 +82,7 @@ def execute(path: str, n_threads: int = 1, cache_dir: Path = CACHE) -> tuple[str
 
 
 def stale(paths: list[Path], cache_dir: Path = CACHE) -> list[Path]:
-    """The chapters whose current code is not cached yet, in the order they should start."""
+    """The chapters whose current code is not cached yet, in the order they should start (read once each)."""
     cache = get_cache(str(cache_dir))
     last = {r.uri: r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()}
     todo = []
@@ -92,7 +92,8 @@ def stale(paths: list[Path], cache_dir: Path = CACHE) -> list[Path]:
             cache.match_cache_notebook(cache.get_project_notebook(record.pk).nb)
         except KeyError:
             todo.append(path)
-    return sorted(todo, key=lambda p: (-threads(p), -last.get(str(p), float("inf"))))
+    cores = {p: threads(p) for p in todo}
+    return sorted(todo, key=lambda p: (-cores[p], -last.get(str(p), float("inf"))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,14 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
-    todo = stale(chapters())
+    todo = [(path, min(threads(path), args.jobs)) for path in stale(chapters())]  # (chapter, cores it gets)
     total = len(todo)
     start, failed, free, running = time.perf_counter(), 0, args.jobs, {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         while todo or running:
-            while todo and (min(threads(todo[0]), args.jobs) <= free or not running):
-                path = todo.pop(0)
-                cores = min(threads(path), args.jobs)
+            while todo and (todo[0][1] <= free or not running):
+                path, cores = todo.pop(0)
                 running[pool.submit(execute, str(path), cores)] = cores
                 free -= cores
             finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -138,7 +138,8 @@ def load_backbone(
     """Return ``(base_model, tokenizer)`` for ``"course-tiny"`` (the default), ``"tiny"``, a local folder, or a cached hub name.
 
     ``"course-tiny"`` is the course-pretrained checkpoint shipped in ``course_lib/models/course-tiny``:
-    reward models start from a pretrained LM, as InstructGPT's start from its SFT model (chapter 4). It loads through the same ``from_pretrained(..., local_files_only=True)`` path as ``distilgpt2``.
+    reward models start from a pretrained LM, as InstructGPT's start from its SFT model (chapter 4).
+    It loads through the same ``from_pretrained(..., local_files_only=True)`` path as ``distilgpt2``.
 
     Nothing is downloaded unless ``local_files_only=False``. GPT-2 tokenizers have no pad token; we
     reuse EOS for padding (the reward model pools with the attention mask, so EOS is never mistaken

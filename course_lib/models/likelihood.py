@@ -40,8 +40,8 @@ def tokens_with_a_past(attention_mask: torch.Tensor) -> torch.Tensor:
     return F.pad(real[:, 1:] & real[:, :-1], (1, 0))
 
 
-def token_log_likelihoods(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden=None):
-    """``log p(x_t | x_<t)`` for every position ``t >= 1``: ``[B, T]``, 0 at ``t = 0`` and at padding.
+def next_token_log_probs(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden=None):
+    """``log p(. | x_<=t)`` over the vocabulary after every position but the last: ``[B, T-1, V]``.
 
     Pass ``hidden`` (``[B, T, H]``, from the same backbone and batch) to reuse a forward pass.
     """
@@ -49,7 +49,15 @@ def token_log_likelihoods(backbone: nn.Module, input_ids: torch.Tensor, attentio
         position_ids = position_ids_from_mask(attention_mask)
         hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
         hidden = hidden.last_hidden_state  # [B, T, H]
-    logp = F.log_softmax(next_token_logits(backbone, hidden[:, :-1]).float(), dim=-1)  # [B, T-1, V]
+    return F.log_softmax(next_token_logits(backbone, hidden[:, :-1]).float(), dim=-1)  # [B, T-1, V]
+
+
+def token_log_likelihoods(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden=None):
+    """``log p(x_t | x_<t)`` for every position ``t >= 1``: ``[B, T]``, 0 at ``t = 0`` and at padding.
+
+    Pass ``hidden`` (``[B, T, H]``, from the same backbone and batch) to reuse a forward pass.
+    """
+    logp = next_token_log_probs(backbone, input_ids, attention_mask, hidden)  # [B, T-1, V]
     picked = logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1]
     return F.pad(picked, (1, 0)) * tokens_with_a_past(attention_mask)  # [B, T]
 
@@ -116,10 +124,11 @@ def likelihood_feature(backbone: nn.Module, likelihood_weight: float | None, tra
 class ClaimLikelihood:
     """What a pretrained LM thinks of arithmetic claims ``a op b = c``: how likely it finds ``c`` (chapters 7, 11).
 
-    A claim is read as a line of a drill, ``"\\n45 - 18 = 27"``, and scored on the tokens after ``=`` (the
-    line break that would end the number is left out: in a solution a "." ends it as well). For each claim it returns the lowest
-    token log-probability and the largest *gap* ``log p(token) - max_v log p(v)`` (0 where the LM's own
-    first choice is the written token; a slipped digit shows as a negative gap). Results are cached per
+    A claim is read as a line of a drill, ``"\\n45 - 18 = 27"``, and scored on the tokens after ``=``
+    (the line break that would end the number is left out: in a solution a "." ends it as well). For
+    each claim it returns the lowest token log-probability and the largest *gap*
+    ``log p(token) - max_v log p(v)`` (0 where the LM's own first choice is the written token; a
+    slipped digit shows as a negative gap). Results are cached per
     claim; :meth:`prefetch` scores many claims in batches (the step verifier scores a pool at once).
 
     >>> from course_lib.models.backbone import build_tiny_backbone
@@ -151,8 +160,7 @@ class ClaimLikelihood:
             )
             batch = self.tokenizer([f"\n{lhs} = {rhs}" for lhs, rhs in chunk], padding=True, return_tensors="pt")
             ids, mask = batch["input_ids"], batch["attention_mask"]  # [B, T]
-            hidden = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state  # [B, T, H]
-            logp = F.log_softmax(next_token_logits(self.backbone, hidden[:, :-1]).float(), dim=-1)  # [B, T-1, V]
+            logp = next_token_log_probs(self.backbone, ids, mask)  # [B, T-1, V]
             picked = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # [B, T-1], log p of each next token
             gap = picked - logp.max(-1).values  # [B, T-1], <= 0
             predicted = torch.arange(1, ids.shape[1])[None]  # [1, T-1], the position each logp predicts

@@ -17,9 +17,10 @@ how much to trust it, that a phrase goes with an operator, that a number must co
 and (for an outcome reward model) which step a wrong final answer came from. Pass
 ``judge=claim_judge(pretrained=False)`` for the baseline whose LM has learned nothing.
 
-:class:`StepVerifier` is an MLP applied to every step of a solution, ``[B, K, F] -> [B, K]`` logits. Trained on step labels it is a process reward model; trained through
-a pooled solution score on final-answer labels it is an outcome reward model
-(:mod:`course_lib.training.step_verifier`): one model class, two kinds of supervision.
+:class:`StepVerifier` is an MLP applied to every step of a solution, ``[B, K, F] -> [B, K]`` logits.
+Trained on step labels it is a process reward model; trained through a pooled solution score on
+final-answer labels it is an outcome reward model (:mod:`course_lib.training.step_verifier`): one
+model class, two kinds of supervision.
 
 Example:
     >>> from course_lib.data.arithmetic import ProblemGenerator
@@ -118,6 +119,11 @@ def _claim_judge(pretrained: bool) -> ClaimLikelihood:
     return ClaimLikelihood(*load_backbone(COURSE_TINY, from_scratch=not pretrained))
 
 
+def prefetch_claims(judge: ClaimLikelihood, steps) -> None:
+    """Score the claims of all ``steps`` (texts) with ``judge`` in batches, before their features are read."""
+    judge.prefetch(claim for claim in map(claim_of, steps) if claim is not None)
+
+
 def claim_of(text: str) -> tuple[str, str] | None:
     """The claim ``("a op b", "c")`` a step writes, as written, or None: ``claim_of("So 45 - 18 = 27.")``."""
     match = CLAIM.search(text)
@@ -149,12 +155,12 @@ def solution_features(
 ) -> np.ndarray:
     """``[K, N_FEATURES]`` float32: one row per step, each knowing the value the step before it ended with.
 
-    ``judge`` reads the claims; the default is the course-pretrained LM (:func:`claim_judge`).
+    ``judge`` reads the claims; the default is the course-pretrained LM (:func:`claim_judge`). It scores
+    claims it has not seen one at a time: :func:`prefetch_claims` first scores a whole data set in batches.
     """
     if len(steps) == 0:
         raise ValueError("steps is empty; a solution needs at least one step")
     judge = judge or claim_judge()
-    judge.prefetch(claim for claim in map(claim_of, steps) if claim is not None)
     rows, previous = [], None
     for text in steps:
         row, previous = _step_row(text, previous, problem.numbers, judge)

@@ -41,7 +41,7 @@ from torch.nn.utils.rnn import pad_sequence
 from course_lib.data.arithmetic import ArithmeticProblem, Solution
 from course_lib.models.likelihood import ClaimLikelihood
 from course_lib.models.neural_prm import IGNORE_INDEX, prm_loss
-from course_lib.models.step_verifier import StepVerifier, claim_judge, claim_of, solution_features
+from course_lib.models.step_verifier import StepVerifier, claim_judge, prefetch_claims, solution_features
 from course_lib.training.collate import pad_right
 from course_lib.training.loop import EarlyStop, History, TrainConfig, fit
 
@@ -81,16 +81,9 @@ def encode_solutions(
 
     ``judge`` reads the steps' claims (default: the course-pretrained LM); all claims are scored in one batch.
     """
-    if len(pairs) == 0:
-        raise ValueError("pairs is empty; pass (problem, solution) pairs")
     judge = judge or claim_judge()
-    judge.prefetch(claim for _, solution in pairs for claim in map(claim_of, solution.steps) if claim is not None)
-    rows = [torch.as_tensor(solution_features(p, solution.steps, judge)) for p, solution in pairs]  # [K_s, F]
-    features = pad_sequence(rows, batch_first=True)  # [S, K, F], zeros after each solution's last step
-    step_mask = pad_sequence([torch.ones(len(r), dtype=torch.bool) for r in rows], batch_first=True)  # [S, K]
-    step_labels = pad_right([process_labels(solution) for _, solution in pairs], IGNORE_INDEX)  # [S, K]
-    outcome = torch.tensor([float(solution.is_correct) for _, solution in pairs], dtype=torch.float32)  # [S]
-    return EncodedSolutions(features, step_mask, step_labels, outcome)
+    prefetch_claims(judge, (step for _, solution in pairs for step in solution.steps))
+    return _encode(pairs, judge)
 
 
 def encode_pools(
@@ -98,8 +91,19 @@ def encode_pools(
 ) -> list[EncodedSolutions]:
     """:func:`encode_solutions` for each ``(problem, candidates)`` pool, with every claim scored in one batch."""
     judge = judge or claim_judge()
-    judge.prefetch(c for _, pool in pools for s in pool for c in map(claim_of, s.steps) if c is not None)
-    return [encode_solutions([(problem, s) for s in pool], judge) for problem, pool in pools]
+    prefetch_claims(judge, (step for _, pool in pools for solution in pool for step in solution.steps))
+    return [_encode([(problem, s) for s in pool], judge) for problem, pool in pools]
+
+
+def _encode(pairs: Sequence[tuple[ArithmeticProblem, Solution]], judge: ClaimLikelihood) -> EncodedSolutions:
+    if len(pairs) == 0:
+        raise ValueError("pairs is empty; pass (problem, solution) pairs")
+    rows = [torch.as_tensor(solution_features(p, solution.steps, judge)) for p, solution in pairs]  # [K_s, F]
+    features = pad_sequence(rows, batch_first=True)  # [S, K, F], zeros after each solution's last step
+    step_mask = pad_sequence([torch.ones(len(r), dtype=torch.bool) for r in rows], batch_first=True)  # [S, K]
+    step_labels = pad_right([process_labels(solution) for _, solution in pairs], IGNORE_INDEX)  # [S, K]
+    outcome = torch.tensor([float(solution.is_correct) for _, solution in pairs], dtype=torch.float32)  # [S]
+    return EncodedSolutions(features, step_mask, step_labels, outcome)
 
 
 def log_prob_all_correct(logits: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
