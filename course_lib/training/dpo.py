@@ -18,8 +18,9 @@ Example:
     >>> import torch
     >>> chosen, rejected = torch.tensor([-3.0, -5.0]), torch.tensor([-4.0, -4.0])  # log pi
     >>> ref = torch.tensor([-4.0, -4.5])  # log pi_ref of both, for brevity
-    >>> round(dpo_loss(chosen, rejected, ref, ref, beta=1.0).item(), 4)  # margins +1 and -1
-    0.8133
+    >>> loss, r_chosen, r_rejected = dpo_loss(chosen, rejected, ref, ref, beta=1.0)  # margins +1 and -1
+    >>> round(loss.item(), 4), implicit_reward_accuracy(r_chosen, r_rejected)
+    (0.8133, 0.5)
     >>> implicit_reward(chosen, ref, beta=0.1)
     tensor([ 0.1000, -0.0500])
 """
@@ -57,14 +58,37 @@ def implicit_reward(policy_logps: torch.Tensor, reference_logps: torch.Tensor, b
 
 
 def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta: float = 0.1):
-    """Mean DPO loss over a batch of pairs; every argument is a ``[B]`` tensor of summed response log-probs."""
+    """``(loss, chosen_rewards, rejected_rewards)`` for a batch of pairs, as TRL's ``DPOTrainer`` returns them.
+
+    Every argument is a ``[B]`` tensor of summed response log-probs. ``loss`` is the mean of
+    ``-log sigmoid(r_chosen - r_rejected)`` over the batch (``logsigmoid``: finite for log-ratios of
+    +-1e4); the rewards are the implicit ones, ``[B]`` each, detached: they are for reading, not training.
+    """
     r_chosen = implicit_reward(policy_chosen, reference_chosen, beta)  # [B]
     r_rejected = implicit_reward(policy_rejected, reference_rejected, beta)  # [B]
     if r_chosen.shape != r_rejected.shape:
         raise ValueError(
             f"chosen and rejected must have the same shape, got {tuple(r_chosen.shape)} and {tuple(r_rejected.shape)}"
         )
-    return -F.logsigmoid(r_chosen - r_rejected).mean()
+    loss = -F.logsigmoid(r_chosen - r_rejected).mean()
+    return loss, r_chosen.detach(), r_rejected.detach()
+
+
+def implicit_reward_accuracy(chosen_rewards, rejected_rewards) -> float:
+    """Fraction of pairs whose chosen response gets the higher implicit reward (strict: a tie is wrong).
+
+    >>> implicit_reward_accuracy([0.2, -0.1, 0.0], [0.1, 0.3, 0.0])
+    0.3333333333333333
+    """
+    chosen, rejected = torch.as_tensor(chosen_rewards), torch.as_tensor(rejected_rewards)
+    if chosen.shape != rejected.shape:
+        raise ValueError(
+            f"chosen_rewards and rejected_rewards must have the same shape, got {tuple(chosen.shape)} "
+            f"and {tuple(rejected.shape)}"
+        )
+    if chosen.numel() == 0:
+        raise ValueError("chosen_rewards is empty; pass at least one pair")
+    return (chosen > rejected).float().mean().item()
 
 
 class EncodedResponses:
@@ -183,14 +207,18 @@ def train_dpo(
 
     def loss_fn(model: nn.Module, indices: list[int]):
         chosen, rejected = response_log_probs(model, train_data.batch(indices)).chunk(2)  # [B], [B]
-        loss = dpo_loss(chosen, rejected, ref_chosen[indices], ref_rejected[indices], config.beta)
-        margin = (chosen - ref_chosen[indices]) - (rejected - ref_rejected[indices])
-        return loss, {"accuracy": (margin > 0).float().mean()}
+        loss, r_chosen, r_rejected = dpo_loss(
+            chosen, rejected, ref_chosen[indices], ref_rejected[indices], config.beta
+        )
+        return loss, {"accuracy": implicit_reward_accuracy(r_chosen, r_rejected)}
 
     def held_out(model: nn.Module) -> dict[str, float]:
         rewards = implicit_rewards(model, reference, tokenizer, eval_data, config.beta)
         margin = rewards.chosen - rewards.rejected
-        return {"loss": -F.logsigmoid(margin).mean().item(), "accuracy": (margin > 0).float().mean().item()}
+        return {
+            "loss": -F.logsigmoid(margin).mean().item(),
+            "accuracy": implicit_reward_accuracy(rewards.chosen, rewards.rejected),
+        }
 
     batches = shuffled_batches(len(train_data), config.batch_size, config.seed)
     history = fit(model, loss_fn, batches, config, held_out if eval_data else None, desc="DPO")

@@ -14,6 +14,7 @@ from course_lib.training.dpo import (
     EncodedResponses,
     dpo_loss,
     implicit_reward,
+    implicit_reward_accuracy,
     implicit_rewards,
     response_log_probs,
     train_dpo,
@@ -30,13 +31,35 @@ def test_dpo_loss_matches_its_equation():
         math.log1p(math.exp(-beta * ((a - c) - (b - d))))
         for a, b, c, d in zip(pc.tolist(), pr.tolist(), rc.tolist(), rr.tolist())
     ]
-    assert dpo_loss(pc, pr, rc, rr, beta).item() == pytest.approx(sum(expected) / 3, rel=1e-6)
+    assert dpo_loss(pc, pr, rc, rr, beta)[0].item() == pytest.approx(sum(expected) / 3, rel=1e-6)
 
 
 def test_a_policy_equal_to_its_reference_has_loss_log_2_and_zero_reward():
     logps = torch.tensor([-7.0, -2.0])
-    assert dpo_loss(logps, logps - 1, logps, logps - 1).item() == pytest.approx(math.log(2))
+    assert dpo_loss(logps, logps - 1, logps, logps - 1)[0].item() == pytest.approx(math.log(2))
     assert implicit_reward(logps, logps, beta=0.3).tolist() == [0.0, 0.0]
+
+
+def test_dpo_loss_returns_detached_implicit_rewards_and_is_stable():
+    pc = torch.tensor([1e4, -1e4], requires_grad=True)
+    zero = torch.zeros(2)
+    loss, chosen, rejected = dpo_loss(pc, zero, zero, zero, beta=1.0)
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(1e4 / 2)
+    assert chosen.tolist() == [1e4, -1e4] and rejected.tolist() == [0.0, 0.0]
+    assert not chosen.requires_grad and not rejected.requires_grad
+    loss.backward()
+    assert pc.grad.tolist() == pytest.approx([0.0, -0.5])
+
+
+def test_implicit_reward_accuracy_counts_ties_as_wrong():
+    assert implicit_reward_accuracy(torch.tensor([1.0, 0.0, 2.0]), torch.tensor([0.0, 0.0, 3.0])) == pytest.approx(
+        1 / 3
+    )
+    assert isinstance(implicit_reward_accuracy([1.0], [0.0]), float)
+    with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(1,\)"):
+        implicit_reward_accuracy([1.0, 2.0], [0.0])
+    with pytest.raises(ValueError, match="empty"):
+        implicit_reward_accuracy([], [])
 
 
 def test_implicit_reward_is_beta_times_the_log_ratio():
