@@ -38,7 +38,7 @@ print(6 * 7)
 
 def test_chapters_are_the_tocs_notebooks_in_order():
     found = [p.relative_to(ROOT).as_posix() for p in execute_book.chapters()]
-    assert found[0] == "book/01_why_reward_models.md" and found[-1] == "book/13_further_reading.md"
+    assert found[0] == "book/01_why_reward_models.md" and found[-1] == "book/18_further_reading.md"
     assert found == sorted(found) and "book/intro.md" not in found  # the intro has no code
     assert all(p.read_text().count("{code-cell}") for p in execute_book.chapters())
 

@@ -139,7 +139,7 @@ def test_chapters_have_figures(chromium, site):
     context = chromium.new_context()
     tab = context.new_page()
     for md in sorted((ROOT / "book").glob("[0-9]*.md")):
-        if md.stem.startswith("13"):
+        if md.stem.startswith("18"):
             continue
         tab.goto(f"{site}/book/{md.stem}.html")
         assert tab.locator("article img").count() >= 1, f"{md.stem} has no figure"
