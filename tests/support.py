@@ -17,6 +17,7 @@ ASSIGNMENTS = (
     "ps3_first_error",
     "ps4_neural_prm",
     "ps5_calibration",
+    "ps6_policy_from_reward",
 )
 
 
