@@ -115,6 +115,21 @@ EXAMPLES: dict[str, dict[str, dict[str, str] | None]] = {
         "cy": {"fit_temperature": HOSTILE_PATCH + "def fit_temperature(margins, labels):\n    return 1.0\n"},
         "dee": {"fit_temperature": HOSTILE_ESCAPE},
     },
+    "ps6_policy_from_reward": {
+        "ada": None,
+        "ben": {  # every choice normalised over all K responses, not over those still in play
+            "plackett_luce_loss": "def plackett_luce_loss(rewards, ranking):\n"
+            "    r, order = torch.as_tensor(rewards, dtype=torch.float32), torch.as_tensor(ranking)\n"
+            "    if r.shape != order.shape:\n        raise ValueError('rewards and ranking differ in shape')\n"
+            "    ranked = r.gather(-1, order)\n"
+            "    return (ranked.logsumexp(-1, keepdim=True) - ranked).sum(-1).mean()\n",
+        },
+        "cy": {
+            "kl_regularized_optimum": HOSTILE_PATCH
+            + "def kl_regularized_optimum(ref_probs, rewards, beta):\n    return torch.as_tensor(ref_probs)\n"
+        },
+        "dee": {"implicit_reward_accuracy": HOSTILE_ESCAPE},
+    },
 }
 
 
