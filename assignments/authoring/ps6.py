@@ -107,8 +107,8 @@ print("visible tests passed")
 
 The next cell draws 400 rankings of five responses from the Plackett–Luce model with known rewards (sorting
 "reward + Gumbel noise" gives exactly a Plackett–Luce sample) and fits rewards to them with **your** loss. Adding the same
-number to every reward leaves every probability, and so the loss, unchanged: the fit recovers the rewards only up to a
-constant. Compare the raw fitted values with the true ones, and the centred values with the centred truth.
+number to every reward leaves every probability, and so the loss, unchanged: its gradient sums to zero over the
+responses, gradient descent from all zeros never moves the mean, and the fit recovers the rewards only up to a constant. Compare the raw fitted values with the true ones, and the centred values with the centred truth.
 """,
         "pl_demo_text",
     ),
@@ -120,7 +120,7 @@ true_rewards = torch.tensor([3.0, 2.0, 1.5, 0.5, 0.0])
 gumbel = -torch.log(-torch.log(torch.rand(400, 5)))
 rankings = (true_rewards + gumbel).argsort(dim=-1, descending=True)  # [400, 5], best first
 fitted = torch.zeros(5, requires_grad=True)
-optimizer = torch.optim.Adam([fitted], lr=0.05)
+optimizer = torch.optim.SGD([fitted], lr=1.0)  # plain gradient descent from all zeros
 for step in range(300):
     loss = plackett_luce_loss(fitted.expand(400, 5), rankings)
     optimizer.zero_grad()
@@ -136,7 +136,7 @@ ax.set_ylabel("fitted reward")
 ax.legend()
 plt.show()
 print("true:  ", [round(x, 2) for x in true_rewards.tolist()])
-print("fitted:", [round(x, 2) for x in fitted.tolist()], f"(its mean {fitted.mean():.2f}: it never moved)")
+print("fitted:", [round(x, 2) for x in fitted.tolist()], f"(mean {fitted.mean():.2f}: the gradient sums to 0 over the responses)")
 """,
         skip=True,
     ),
