@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+REDUCTIONS = ("mean", "sum", "none")
+
 
 def _as_rewards(rewards) -> torch.Tensor:
     r = rewards if isinstance(rewards, torch.Tensor) else torch.as_tensor(rewards, dtype=torch.get_default_dtype())
@@ -46,13 +48,16 @@ def _check_ranking(rewards: torch.Tensor, ranking) -> torch.Tensor:
     return order.long()
 
 
-def plackett_luce_loss(rewards, ranking) -> torch.Tensor:
+def plackett_luce_loss(rewards, ranking, reduction: str = "mean") -> torch.Tensor:
     """Mean negative log-likelihood of ``ranking`` (indices, best first) under Plackett-Luce with ``rewards``.
 
     ``rewards`` is ``[K]`` or ``[B, K]`` (tensor or list), ``ranking`` the same shape; returns a scalar
-    tensor, differentiable with respect to the rewards. Raises ``ValueError`` when a ranking is not a
-    permutation of 0..K-1 or the shapes differ.
+    tensor, differentiable with respect to the rewards (``reduction="sum"``: the sum over the batch;
+    ``"none"``: one loss per ranking, ``[B]``, for weighted rows as in chapter 14). Raises ``ValueError``
+    when a ranking is not a permutation of 0..K-1 or the shapes differ.
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     r = _as_rewards(rewards)
     order = _check_ranking(r, ranking)
     ranked = r.gather(-1, order)  # [B, K] rewards, best first
@@ -60,4 +65,7 @@ def plackett_luce_loss(rewards, ranking) -> torch.Tensor:
     in_play = torch.ones(k, k, dtype=torch.bool, device=r.device).triu()  # [K, K]: choice i sees j >= i
     still = ranked.unsqueeze(-2).expand(*ranked.shape[:-1], k, k).masked_fill(~in_play, float("-inf"))
     rest = still.logsumexp(-1)  # [B, K]: logsumexp of the rewards still in play at choice i
-    return (rest - ranked).sum(-1).mean()
+    nll = (rest - ranked).sum(-1)  # [B] (or [] for one ranking)
+    if reduction == "none":
+        return nll
+    return nll.sum() if reduction == "sum" else nll.mean()

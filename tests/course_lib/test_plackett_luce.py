@@ -66,3 +66,15 @@ def test_a_per_prompt_constant_does_not_change_the_loss():
 def test_bad_rankings_are_refused(rewards, ranking, message):
     with pytest.raises(ValueError, match=message):
         plackett_luce_loss(rewards, ranking)
+
+
+def test_reduction_sum_and_none():
+    r = torch.tensor([[2.0, 0.5, 1.0], [0.0, 1.0, -1.0]])
+    ranking = torch.tensor([[0, 2, 1], [1, 0, 2]])
+    each = plackett_luce_loss(r, ranking, reduction="none")
+    assert each.shape == (2,)
+    assert each[0].item() == pytest.approx(plackett_luce_loss(r[0], ranking[0]).item(), rel=1e-6)
+    assert plackett_luce_loss(r, ranking, reduction="sum").item() == pytest.approx(each.sum().item(), rel=1e-6)
+    assert plackett_luce_loss(r, ranking).item() == pytest.approx(each.mean().item(), rel=1e-6)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        plackett_luce_loss(r, ranking, reduction="max")
