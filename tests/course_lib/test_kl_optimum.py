@@ -1,9 +1,12 @@
-"""course_lib.training.kl_optimum: the KL-regularised optimum pi* ~ pi_ref exp(r / beta)."""
+"""course_lib.training.kl_optimum: the KL-regularised optimum pi* ~ pi_ref exp(r / beta), best-of-N, KL."""
+
+import itertools
+import math
 
 import pytest
 import torch
 
-from course_lib.training.kl_optimum import kl_regularized_optimum
+from course_lib.training.kl_optimum import best_of_n_policy, kl_divergence, kl_regularized_optimum
 
 
 def test_tilts_the_reference_by_the_reward():
@@ -48,3 +51,77 @@ def test_stable_in_log_space_and_batched():
 def test_bad_input_is_refused(ref, rewards, beta, message):
     with pytest.raises(ValueError, match=message):
         kl_regularized_optimum(ref, rewards, beta)
+
+
+# -- best-of-N over a finite set, and the KL ----------------------------------------------------------
+
+
+def enumerate_best_of_n(ref, rewards, n):
+    """Best-of-n by brute force: every ordered draw of n responses, ties broken uniformly among the draws."""
+    out = torch.zeros(len(ref), dtype=torch.float64)
+    for draw in itertools.product(range(len(ref)), repeat=n):
+        p = math.prod(ref[i] for i in draw)
+        best = max(rewards[i] for i in draw)
+        winners = [i for i in draw if rewards[i] == best]
+        for i in winners:
+            out[i] += p / len(winners)
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_best_of_n_matches_brute_force_with_ties(n):
+    ref, rewards = [0.1, 0.2, 0.3, 0.4], [1.0, 3.0, 0.0, 3.0]  # responses 1 and 3 tie for the best
+    expected = enumerate_best_of_n(ref, rewards, n)
+    got = best_of_n_policy(torch.tensor(ref, dtype=torch.float64), torch.tensor(rewards, dtype=torch.float64), n)
+    assert got.tolist() == pytest.approx(expected.tolist(), abs=1e-12)
+
+
+def test_best_of_n_starts_at_the_reference_and_ends_at_the_best_response():
+    ref, rewards = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([0.0, 2.0, 1.0])
+    assert best_of_n_policy(ref, rewards, 1).tolist() == pytest.approx(ref.tolist())
+    assert best_of_n_policy(ref, rewards, 200).tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
+    batched = best_of_n_policy(torch.stack([ref, ref.flip(0)]), torch.stack([rewards, rewards]), 3)
+    assert batched.sum(-1).tolist() == pytest.approx([1.0, 1.0])
+    assert batched[0].tolist() == pytest.approx(best_of_n_policy(ref, rewards, 3).tolist())
+
+
+def test_best_of_n_kl_is_at_most_the_continuous_formula():
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.softmax(torch.randn(50, generator=gen, dtype=torch.float64), -1)
+    rewards = torch.randn(50, generator=gen, dtype=torch.float64)
+    for n in (2, 8, 64, 1024):
+        kl = kl_divergence(best_of_n_policy(ref, rewards, n), ref).item()
+        assert 0 < kl <= math.log(n) - (n - 1) / n + 1e-12
+
+
+def test_kl_divergence_values():
+    assert kl_divergence([0.5, 0.5], [0.5, 0.5]).item() == 0.0
+    assert kl_divergence([1.0, 0.0], [0.25, 0.75]).item() == pytest.approx(math.log(4))
+    assert kl_divergence([0.5, 0.5], [1.0, 0.0]).item() == math.inf
+    assert kl_divergence(torch.tensor([[1.0, 0.0], [0.5, 0.5]]), torch.tensor([[0.5, 0.5]] * 2)).tolist() == (
+        pytest.approx([math.log(2), 0.0])
+    )
+
+
+@pytest.mark.parametrize(
+    "ref, rewards, n, message",
+    [
+        ([0.5, 0.5], [1.0, 0.0], 0, "n must be an int >= 1"),
+        ([0.5, 0.5], [1.0, 0.0], 2.0, "n must be an int >= 1"),
+        ([0.5, 0.5], [1.0, 0.0], True, "n must be an int >= 1"),
+        ([0.5, 0.5], [1.0], 2, "same non-empty shape"),
+        ([0.5, 0.6], [1.0, 0.0], 2, "sum to 1"),
+    ],
+)
+def test_best_of_n_refuses_bad_input(ref, rewards, n, message):
+    with pytest.raises(ValueError, match=message):
+        best_of_n_policy(ref, rewards, n)
+
+
+@pytest.mark.parametrize(
+    "policy, ref, message",
+    [([0.5, 0.5], [1.0], "same shape"), ([1.5, -0.5], [0.5, 0.5], ">= 0"), (0.5, 0.5, "same shape")],
+)
+def test_kl_divergence_refuses_bad_input(policy, ref, message):
+    with pytest.raises(ValueError, match=message):
+        kl_divergence(policy, ref)
