@@ -60,6 +60,11 @@ class EncodedSolutions:
     def __len__(self) -> int:
         return self.features.shape[0]
 
+    def subset(self, indices) -> EncodedSolutions:
+        """The solutions at ``indices`` (a list or 1-D tensor of row numbers), in that order."""
+        i = torch.as_tensor(indices, dtype=torch.long)  # [S']
+        return EncodedSolutions(self.features[i], self.step_mask[i], self.step_labels[i], self.outcome[i])
+
 
 def process_labels(solution: Solution) -> list[int]:
     """Step labels up to and including the first error, -100 after it (PRM800K phase 2).
