@@ -1,6 +1,6 @@
 """PRMs inside RL, the long run of chapter 17: outcome vs summed step rewards vs the Delta and Clip fixes.
 
-    .venv/bin/python bench/bench_prm_rl.py [--threads 1] [--steps 40] [--held-out 60]
+    .venv/bin/python bench/bench_prm_rl.py [--threads 1] [--steps 40] [--lr 3e-5] [--held-out 60]
 
 Each reward trains a fresh copy of the pretrained ``course-tiny`` with the chapter's policy gradient
 (REINFORCE, GRPO's group baseline, no KL penalty; the chapter's settings except the number of RL
@@ -52,7 +52,8 @@ METRICS = ("accuracy", "steps", "step_reward_sum", "tokens")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=40, help="RL steps per run (the chapter runs 8)")
+    parser.add_argument("--steps", type=int, default=40, help="RL steps per run (the chapter runs 12)")
+    parser.add_argument("--lr", type=float, default=PolicyGradientConfig().learning_rate, help="learning rate")
     parser.add_argument("--window", type=int, default=8, help="training steps averaged at the end")
     parser.add_argument("--held-out", type=int, default=60, help="held-out problems")
     parser.add_argument("--samples", type=int, default=4, help="samples per held-out problem")
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     judge = claim_judge()
-    base = PolicyGradientConfig(max_steps=args.steps, progress=True)
+    base = PolicyGradientConfig(max_steps=args.steps, learning_rate=args.lr, progress=True)
     gen = ProblemGenerator(seed=HELD_OUT_SEED, config=base.problems)
     held_out = [gen.problem() for _ in range(args.held_out)]
 
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     training, seconds = {}, {}
     for name in args.runs:
         policy, tokenizer = load_backbone()
-        config = PolicyGradientConfig(max_steps=args.steps, reward=RUNS[name], progress=True)
+        config = PolicyGradientConfig(max_steps=args.steps, learning_rate=args.lr, reward=RUNS[name], progress=True)
         begin = time.process_time()
         stats, _ = train_policy(policy, tokenizer, config, judge)
         seconds[name] = time.process_time() - begin
