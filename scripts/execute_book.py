@@ -8,7 +8,8 @@ only renders. A chapter that fails is not cached: the build runs it again and re
 A chapter gets as many cores as the threads it asks torch for (``torch.set_num_threads(2)``; one
 otherwise), so no chapter runs slower than it would alone: oversubscribed cores make torch's threads
 wait on each other. The chapters that need the most cores start first, then the slowest by the
-last recorded time.
+last time in the cache, or, in a clean build, by ``scripts/chapter_seconds.json`` (written by
+``bench/bench_book.py --record``; a stale value only costs packing).
 
     .venv/bin/python scripts/execute_book.py [--jobs CORES]
 """
@@ -16,6 +17,7 @@ last recorded time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -32,6 +34,7 @@ from myst_nb.core.read import is_myst_markdown_notebook
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".jupyter_cache"
 READER = {"type": "plugin", "name": "myst_nb_md"}  # the reader myst-nb uses for MyST markdown notebooks
+HINTS = Path(__file__).with_name("chapter_seconds.json")  # chapter stem -> seconds, for a clean build's order
 THREADS = re.compile(r"^\s*torch\.set_num_threads\((\d+)\)", re.MULTILINE)
 
 
@@ -81,10 +84,16 @@ def execute(path: str, n_threads: int = 1, cache_dir: Path = CACHE) -> tuple[str
     return path, result.time, None
 
 
+def hints() -> dict[str, float]:
+    """Each chapter's seconds in the last recorded clean build (``bench/bench_book.py --record``)."""
+    return json.loads(HINTS.read_text()) if HINTS.is_file() else {}
+
+
 def stale(paths: list[Path], cache_dir: Path = CACHE) -> list[Path]:
     """The chapters whose current code is not cached yet, in the order they should start (read once each)."""
     cache = get_cache(str(cache_dir))
     last = {r.uri: r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()}
+    recorded = hints()
     todo = []
     for path in paths:
         record = cache.add_nb_to_project(str(path), read_data=READER)
@@ -93,7 +102,7 @@ def stale(paths: list[Path], cache_dir: Path = CACHE) -> list[Path]:
         except KeyError:
             todo.append(path)
     cores = {p: threads(p) for p in todo}
-    return sorted(todo, key=lambda p: (-cores[p], -last.get(str(p), float("inf"))))
+    return sorted(todo, key=lambda p: (-cores[p], -last.get(str(p), recorded.get(p.stem, float("inf")))))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,3 +74,17 @@ def test_a_failing_chapter_is_reported_not_cached(tmp_path):
     _, seconds, error = execute_book.execute(str(chapter), 1, cache_dir)
     assert seconds is None and "decay must be in (0, 1], got 1.5" in error
     assert execute_book.stale([chapter], cache_dir) == [chapter]
+
+
+def test_a_clean_build_starts_the_widest_then_the_longest_recorded_chapters(tmp_path, monkeypatch):
+    one = CHAPTER.replace("torch.set_num_threads(2)\n", "")
+    paths = {name: tmp_path / f"{name}.md" for name in ("short", "long", "unknown", "wide")}
+    for name, path in paths.items():
+        path.write_text(CHAPTER if name == "wide" else one.replace("6 * 7", name.join("''")))
+    hints = tmp_path / "chapter_seconds.json"
+    hints.write_text('{"short": 3.0, "long": 50.0, "wide": 1.0}')
+    monkeypatch.setattr(execute_book, "HINTS", hints)
+    order = execute_book.stale(list(paths.values()), tmp_path / "cache")
+    assert [p.stem for p in order] == ["wide", "unknown", "long", "short"]  # no record: as if the longest
+    monkeypatch.undo()  # the committed record covers every chapter of the book
+    assert set(execute_book.hints()) >= {p.stem for p in execute_book.chapters()}, "record: bench_book.py --record"
