@@ -88,7 +88,7 @@ def implicit_reward_accuracy(chosen_rewards, rejected_rewards) -> float:
         )
     if chosen.numel() == 0:
         raise ValueError("chosen_rewards is empty; pass at least one pair")
-    return (chosen > rejected).float().mean().item()
+    return (chosen > rejected).double().mean().item()  # float64: 1/3 prints as 0.333..., not 0.33333334
 
 
 class EncodedResponses:
