@@ -121,7 +121,7 @@ gumbel = -torch.log(-torch.log(torch.rand(400, 5)))
 rankings = (true_rewards + gumbel).argsort(dim=-1, descending=True)  # [400, 5], best first
 fitted = torch.zeros(5, requires_grad=True)
 optimizer = torch.optim.SGD([fitted], lr=1.0)  # plain gradient descent from all zeros
-for step in range(300):
+for _ in range(300):
     loss = plackett_luce_loss(fitted.expand(400, 5), rankings)
     optimizer.zero_grad()
     loss.backward()
@@ -346,7 +346,7 @@ train, test = slice(0, 3000), slice(3000, None)
 logits = ref_logps.clone().requires_grad_(True)  # the policy starts at pi_ref
 optimizer = torch.optim.Adam([logits], lr=0.05)
 x, c, r = prompt[train], chosen[train], rejected[train]
-for step in range(400):
+for _ in range(400):
     logps = torch.log_softmax(logits, dim=-1)
     loss, _, _ = dpo_loss(logps[x, c], logps[x, r], ref_logps[x, c], ref_logps[x, r], beta=beta)
     optimizer.zero_grad()

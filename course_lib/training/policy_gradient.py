@@ -134,7 +134,9 @@ class PolicyGradientConfig(TrainConfig):
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=120, temperature=0.7))
     problems: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(min_steps=2, max_steps=2))
     problem_seed: int = 0
-    learning_rate: float = 3e-5  # 1e-4 without a KL penalty: the policy collapses within 10 steps (bench_prm_rl.py --lr)
+    learning_rate: float = (
+        3e-5  # 1e-4 without a KL penalty: the policy collapses within 10 steps (bench_prm_rl.py --lr)
+    )
     schedule: str = "constant"
     max_steps: int = 12
     eval_every: int = 1_000_000  # no held-out evaluation: the samples of each step are the record
