@@ -749,6 +749,7 @@ def _key_users() -> dict[int, str]:
     return {int(uid): counts.split()[1] for uid, counts in rows}
 
 
+@pytest.mark.serial  # a CPU-time bound: measured alone, not beside another worker
 def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
     """Item 8: probes that each stream 16 MiB of frames and crash are cut off by the judge's budget."""
     g, nb = slot
