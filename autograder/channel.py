@@ -164,7 +164,7 @@ def run_once(
     sel = selectors.DefaultSelector()
     sel.register(result_r, selectors.EVENT_READ, "result")
     sel.register(output_r, selectors.EVENT_READ, "output")
-    buffer, seen = b"", set()
+    buffer, seen, repeated = b"", set(), set()
     frame_limit = min(FRAME_LIMIT, frame_budget)
     phase_deadline, current, give_up, finished = start + cell_timeout, None, None, False
     # give_up: once set, the tree has been killed and only the pipes' last bytes are read until then
@@ -206,10 +206,14 @@ def run_once(
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
+                    if line in repeated:
+                        continue  # a line seen before can add nothing: its frame was kept or skipped then
+                    if len(line) <= 256 and len(repeated) < 4096:
+                        repeated.add(line)
                     frame = _parse_frame(line)
                     kind = frame and frame.get("kind")
                     ident = (kind, str(frame.get("index", frame.get("id")))[:40]) if frame else None
-                    if kind not in KEPT or ident in seen:
+                    if kind not in KEPT or ident in seen or not _expected(frame, len(job["cells"]), timeouts):
                         continue
                     seen.add(ident)
                     log.frames.append(frame)
@@ -254,12 +258,26 @@ def _write_all(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
-def _parse_frame(line: bytes) -> dict | None:
-    def reject(name):
-        raise ValueError(name)
+def _expected(frame: dict, cells: int, probes: dict) -> bool:
+    """Whether a frame names a cell or probe of this job (forged ones for others would only cost memory)."""
+    if frame["kind"] in ("cell_start", "cell"):
+        index = frame.get("index")
+        return type(index) is int and 0 <= index < cells
+    if frame["kind"] in ("probe_start", "probe"):
+        return type(frame.get("id")) in (int, str) and frame["id"] in probes
+    return True
 
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder: json.loads(**kw) builds one per call
+
+
+def _parse_frame(line: bytes) -> dict | None:
     try:
-        frame = json.loads(line, parse_constant=reject)
-    except (ValueError, RecursionError):
+        frame = _DECODER.decode(line.decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return frame if isinstance(frame, dict) else None

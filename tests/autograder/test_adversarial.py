@@ -667,7 +667,9 @@ print("FOUND_KEY", r, ctypes.get_errno())
 FLOOD = r"""
 import os, stat
 frame = b'{"kind": "probe", "id": 0, "status": "returned", "value": 0.5}\n'
-junk = frame * (16 * 2**20 // len(frame))  # 16 MiB of small, valid, duplicate result frames
+same = frame * (8 * 2**20 // len(frame))  # 8 MiB of small, valid, duplicate result frames
+other = b"".join(b'{"kind": "probe", "id": %d, "status": "returned"}\n' % (10**6 + i) for i in range(200000))
+junk = same + other  # then ~8 MiB of frames that all differ, so each one must be parsed
 def flood(*args, **kwargs):
     for fd in range(3, 64):
         try:
@@ -749,9 +751,10 @@ def _key_users() -> dict[int, str]:
     return {int(uid): counts.split()[1] for uid, counts in rows}
 
 
-@pytest.mark.serial  # a CPU-time bound: measured alone, not beside another worker
 def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
-    """Item 8: probes that each stream 16 MiB of frames and crash are cut off by the judge's budget."""
+    """Item 8: probes that each stream 16 MiB of frames (half duplicates, half all different) and crash are cut
+    off by the judge's budget, and parsing them costs the judge a few seconds of CPU at most (8.4 s before
+    duplicates were skipped unparsed and one JSON decoder was reused; 2.4 s after)."""
     g, nb = slot
     cpu = time.thread_time()
     run = g.run_sandbox(nb["flood"])
@@ -759,6 +762,7 @@ def test_a_flood_of_frames_costs_the_judge_a_bounded_budget(slot):
     result = g.judge(run)
     assert result.score == 0
     assert any("budget" in n for n in result.notes), result.notes
+    print(f"judge CPU {cpu:.2f} s")
     assert cpu < 8, f"the judge spent {cpu:.1f} s of CPU on one submission"
 
 
