@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -59,11 +60,14 @@ def graded(request, tmp_path_factory):
         name: make_submission(assignment, work / f"{i}.ipynb", answers)
         for i, (name, answers) in enumerate(plans.items())
     }
-    with Autograder(assignment, COURSE, jobs=2) as grader:
-        by_path = {r.path: r for r in grader.grade_many(paths.values())}
-        results = {name: by_path[str(path)] for name, path in paths.items()}
+    with Autograder(assignment, COURSE, jobs=2) as grader, ThreadPoolExecutor(2) as pool:
+        runs = dict(zip(paths, pool.map(grader.run_sandbox, paths.values())))
+        results = {name: grader.judge(run) for name, run in runs.items()}
+        # the same outcomes judged in a pytest session, as the judge does for tests it cannot call directly
+        sessions = {name: grader._judge._pytest(run.outcomes) for name, run in runs.items() if not run.error}
         max_score = grader.max_score
-    return assignment, module, results, max_score
+        called_directly = set(grader._judge.direct) == {t.name for t in grader.tests}
+    return assignment, module, results, max_score, (sessions, called_directly)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -75,23 +79,23 @@ def test_every_assignment_has_a_notebook_grader_and_cases(assignment):
 
 
 def test_cases_are_enough(graded):
-    _, module, _, _ = graded
+    _, module, _, _, _ = graded
     assert len(module.ALTERNATIVES) >= 2 and len(module.WRONG) >= 6 and module.REEXPORT
 
 
 def test_reference_gets_full_marks(graded):
-    _, _, results, max_score = graded
+    _, _, results, max_score, _ = graded
     r = results["reference"]
     assert r.error is None and r.score == max_score > 0, [(t.name, t.output) for t in r.tests if t.status != "passed"]
 
 
 def test_release_gets_zero(graded):
-    _, _, results, _ = graded
+    _, _, results, _, _ = graded
     assert results["release"].score == 0
 
 
 def test_alternative_solutions_get_full_marks(graded):
-    _, _, results, max_score = graded
+    _, _, results, max_score, _ = graded
     for name, r in results.items():
         if name.startswith("alternative:"):
             failing = [(t.name, t.output[:300]) for t in r.tests if t.status != "passed"]
@@ -99,16 +103,27 @@ def test_alternative_solutions_get_full_marks(graded):
 
 
 def test_wrong_implementations_lose_points(graded):
-    _, _, results, max_score = graded
+    _, _, results, max_score, _ = graded
     for name, r in results.items():
         if name.startswith("wrong:"):
             assert r.error is None, f"{name}: {r.error}"
             assert r.score < max_score, f"{name} was not caught: it scored {r.score}/{max_score}"
 
 
+def test_tests_called_directly_judge_as_a_pytest_session_does(graded):
+    """The judge calls ``student``-only tests as plain functions; pytest, given the same outcomes, agrees
+    on every test's status, points and message, for every case (right, wrong, release, re-exports)."""
+    _, _, results, _, (sessions, called_directly) = graded
+    assert called_directly, "every grader test asks only for `student`, so the judge calls each one directly"
+    assert len(sessions) == len(results)
+    for name, session in sessions.items():
+        direct = {t.name: t for t in results[name].tests}
+        assert {t.name: t for t in session} == direct, name
+
+
 def test_reexporting_the_reference_earns_nothing(graded):
     """A re-export earns exactly what leaving those functions undefined earns, and says why (the stub's exception)."""
-    _, module, results, max_score = graded
+    _, module, results, max_score, _ = graded
     for cell in module.REEXPORT:
         r, undefined = results[f"reexport:{cell}"], results[f"without:{cell}"]
         assert r.score == undefined.score < max_score, f"re-exporting course_lib in {cell} earned {r.score}"
@@ -120,7 +135,7 @@ def test_reexporting_the_reference_earns_nothing(graded):
 
 
 def test_grader_points_match_the_notebook(graded):
-    assignment, _, results, max_score = graded
+    assignment, _, results, max_score, _ = graded
     nb_points = sum(
         c.metadata["nbgrader"].get("points", 0)
         for c in source_notebook(assignment).cells
