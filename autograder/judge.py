@@ -11,15 +11,19 @@ failed test is the grader's own message (:func:`_message`), never pytest's expla
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
 
 from autograder.assignment import Assignment, SetupError
-from autograder.probes import Outcome
+from autograder.probes import Outcome, module_probes
 from autograder.pytest_plugin import OUTCOMES, Results
+from autograder.pytest_plugin import student as _student_fixture
 from autograder.results import SubmissionResult, TestResult
 from autograder.runner import SandboxRun
+
+_STUDENT = getattr(_student_fixture, "_get_wrapped_function", lambda: _student_fixture)()  # the plain function
 
 
 class Judge:
@@ -69,9 +73,15 @@ class Judge:
             args.append("--collect-only")
         autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # graders need no third-party plugins
+        # A host process that runs under pytest (a test, a notebook plugin) has an assertion-rewriting import
+        # hook: out of its reach, so that the grader's asserts stay plain and explain nothing.
+        hooks = [h for h in sys.meta_path if type(h).__name__ == "AssertionRewritingHook"]
+        for hook in hooks:
+            sys.meta_path.remove(hook)
         try:
             code = pytest.main(args, plugins=[recorder])
         finally:
+            sys.meta_path[:0] = hooks
             if autoload is None:
                 del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
             else:
@@ -169,8 +179,8 @@ class _Recorder:
                 raise pytest.UsageError(self.problem)
             if self.outcomes is None:
                 self.tests.append(TestResult(item.name, 0.0, float(mark.args[0]), "failed", "", mark.kwargs["cell"]))
-                plain = item.fixturenames == ["student"] and not hasattr(item, "callspec")
-                if plain and {m.name for m in item.iter_markers()} == {"points"}:  # no skip, xfail, usefixtures...
+                if _needs_only_student(item):
+                    module_probes(item.module)  # names its probes, as the student fixture does
                     self.direct[item.name] = item.obj
 
     def pytest_collectreport(self, report):
@@ -196,6 +206,19 @@ class _Recorder:
                     mark.kwargs["cell"],
                 )
             )
+
+
+def _needs_only_student(item) -> bool:
+    """Whether ``item`` is ``test(student)`` with our ``student`` fixture, no parameters, no other marks."""
+    info = item._fixtureinfo
+    fixture = info.name2fixturedefs.get("student", [None])[-1]
+    return (
+        tuple(info.argnames) == ("student",)
+        and set(item.fixturenames) <= {"student", "request"}  # no autouse fixtures
+        and getattr(fixture, "func", None) is _STUDENT
+        and not hasattr(item, "callspec")
+        and {m.name for m in item.iter_markers()} == {"points"}  # no skip, xfail, usefixtures...
+    )
 
 
 def _message(err: BaseException | None) -> str:

@@ -71,12 +71,14 @@ def main() -> None:
                     session = judge_ms(grader, runs, session=True) if runs else None
                     rows.append((kind, jobs, args.n / wall, 1000 * wall / args.n, sandbox_ms, direct, session))
     print(f"{ASSIGNMENT}, {args.n} submissions of each kind, {os.cpu_count()} cores, after the cold start")
-    print("| submissions | --jobs | per second | ms each | sandbox ms | judge ms (direct) | judge ms (pytest session) |")
+    print(
+        "| submissions | --jobs | per second | ms each | sandbox ms | judge ms (direct) | judge ms (pytest session) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for kind, jobs, rate, each, sandbox, direct, session in rows:
         extra = f"{sandbox:.0f} | {direct:.2f} | {session:.1f}" if direct is not None else "- | - | -"
         print(f"| {kind} | {jobs} | {rate:.1f} | {each:.0f} | {extra} |")
-    for kind, jobs, rate, _, sandbox, direct, session in rows:
+    for kind, _, _, _, sandbox, direct, session in rows:
         if direct is not None:
             print(
                 f"{kind}: the judge takes {direct:.2f} ms per submission (goal <= 10 ms; a pytest session took "

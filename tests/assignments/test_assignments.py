@@ -119,6 +119,8 @@ def test_tests_called_directly_judge_as_a_pytest_session_does(graded):
     for name, session in sessions.items():
         direct = {t.name: t for t in results[name].tests}
         assert {t.name: t for t in session} == direct, name
+        explained = [t.output for t in session if "where" in t.output and "assert" in t.output]
+        assert not explained, f"{name}: pytest explained an assert to the student (rewritten grader): {explained}"
 
 
 def test_reexporting_the_reference_earns_nothing(graded):
