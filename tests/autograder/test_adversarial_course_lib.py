@@ -67,13 +67,14 @@ signal.signal(signal.SIGALRM, on_alarm)
 
 
 def attempt(fn, args, kwargs):
-    signal.alarm(3)
-    try:
-        return True, fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    try:  # outermost, so that an alarm firing in the handler or before alarm(0) is caught too (a loaded machine)
+        signal.alarm(3)
+        try:
+            return True, fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        finally:
+            signal.alarm(0)
     except BaseException:
         return False, None
-    finally:
-        signal.alarm(0)
 
 
 callables = {}
