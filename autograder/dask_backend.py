@@ -4,8 +4,8 @@ The batch (``autograder/batch.py``) scans, digests, records and reports exactly 
 the grading moves. :class:`DaskGrader` is the batch's grader: it registers a :class:`GraderPlugin` with
 the scheduler, which every worker (and every worker that joins or restarts later) sets up: it unpacks
 the files the plugin carries (``graders/conftest.py``, ``graders/<assignment>/``, ``source/<assignment>/``)
-into a private temporary course directory and opens an :class:`~autograder.service.Autograder` there,
-zygote, sandboxes and self-check included. Workers need no copy of the course. Each submission is one
+into a private course folder in its Dask scratch space and opens an :class:`~autograder.service.Autograder`
+there, zygote, sandboxes and self-check included. Workers need no copy of the course. Each submission is one
 task: the bytes the batch read go to a worker, which writes them to a private file, runs them in its
 sandboxes, judges them, and returns ``SubmissionResult.to_dict()``; results stream back as they finish.
 
@@ -261,14 +261,14 @@ class DaskGrader:
                 _probe(self.address, timeout)
                 try:
                     self.client = Client(self.address, security=security, timeout=timeout, set_as_default=False)
-                except OSError as err:  # timeouts and closed handshakes alike
+                except (OSError, asyncio.TimeoutError) as err:  # timeouts and closed handshakes alike
                     raise SetupError(
                         f"cannot connect to the Dask scheduler at {self.address} ({err}); if it uses TLS, "
                         f"{TLS_FIX}; if it is slow to answer, raise --scheduler-timeout"
                     ) from None
             try:
                 self.client.wait_for_workers(1, timeout=timeout)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
                 raise SetupError(
                     f"the Dask scheduler at {self.address} has no workers; start some with "
                     f"`dask worker {self.address} --nthreads 1` (README: Scale-out)"
