@@ -42,14 +42,22 @@ class Cluster:
         self.procs: list[subprocess.Popen] = []
         protocol = ["--protocol", "tls"] if tls else []
         self._start("scheduler", "dask_scheduler", "--host", "127.0.0.1", "--port", "0", *protocol)
-        spec, deadline = folder / "scheduler.json", time.monotonic() + 60
-        while not spec.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.address = json.loads(spec.read_text())["address"]
+        self.address = self._address(folder / "scheduler.json")
         preload = ["--preload", __name__] if hooks else []
         for i in range(workers):
             self._start(f"worker{i}", "dask_worker", "--nthreads", "1", *preload)
         self.pids = self.wait_for_workers(workers)
+
+    def _address(self, spec: Path) -> str:
+        """The scheduler's address, from the file it writes once it listens (not atomically: retry)."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return json.loads(spec.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                if time.monotonic() > deadline or self.procs[0].poll() is not None:
+                    raise RuntimeError(f"the scheduler did not start: see {spec.parent / 'scheduler.log'}") from None
+                time.sleep(0.1)
 
     def _start(self, name: str, cli: str, *args: str) -> None:
         cmd = [sys.executable, "-m", f"distributed.cli.{cli}", "--scheduler-file", str(self.folder / "scheduler.json")]
