@@ -22,6 +22,12 @@ batch died with that submission in flight, killed by the kernel for instance. Su
 is graded again alone, after the others; once it has been in flight alone at ``--max-crashes``
 deaths it is recorded with zero and a clear error instead, and not graded again. A death shared
 by several submissions in flight condemns none of them, and a reboot in between counts for nobody.
+
+Backends. The grader is the local :class:`~autograder.service.Autograder` or, with ``--scheduler``,
+a Dask cluster (:mod:`autograder.dask_backend`); either yields results by path as they finish, and
+everything above is the same for both. On a cluster the submissions are graded in the workers'
+processes, so a death of the batch is no submission's doing: all are handed over in one window, and
+their markers carry no attempt (a worker that dies is Dask's to retry, a bounded number of times).
 """
 
 from __future__ import annotations
@@ -357,12 +363,23 @@ def run_batch(args) -> int:
             return _grade_and_write(args, paths, submissions, todo, history, condemned, suspects)
 
 
+def _open_grader(args):
+    """The local Autograder, or with ``--scheduler`` the Dask cluster's (imported only then)."""
+    if getattr(args, "scheduler", None):
+        from autograder.dask_backend import DaskGrader
+
+        return DaskGrader(args)
+    from autograder.launch import open_autograder
+
+    return open_autograder(args)
+
+
 def _grade_and_write(args, paths, submissions, todo, history, condemned, suspects) -> int:
     from autograder.gradebook import sync_gradebook
-    from autograder.launch import open_autograder
     from autograder.report import write_outputs
 
-    with open_autograder(args) as grader:
+    remote = bool(getattr(args, "scheduler", None))  # graded in other processes: see "Backends" above
+    with _open_grader(args) as grader:
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:
             if s.error is not None:
@@ -379,10 +396,10 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
             save_result(paths, s, result, grader, crashes=h)
             bar.update()
         fresh = [s for s in todo if s.error is None and history[s.student].count == 0]
-        windows = [fresh[i : i + args.jobs] for i in range(0, len(fresh), args.jobs)] + [[s] for s in suspects]
+        size = max(1, len(fresh)) if remote else args.jobs
+        windows = [fresh[i : i + size] for i in range(0, len(fresh), size)] + [[s] for s in suspects]
         for window in windows:
-            _grade_window(paths, grader, window, history, _boot_id())
-            bar.update(len(window))
+            _grade_window(paths, grader, window, history, None if remote else _boot_id(), bar)
         bar.close()
         records = {s.student: load_record(paths.record(s.student)) for s in submissions}
         results = {student: SubmissionResult.from_dict(rec["result"]) for student, rec in records.items() if rec}
@@ -394,17 +411,20 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
     return 0
 
 
-def _grade_window(paths: BatchPaths, grader, window: list[Submission], history: dict, boot_id: str) -> None:
+def _grade_window(
+    paths: BatchPaths, grader, window: list[Submission], history: dict, boot_id: str | None, bar=None
+) -> None:
     """Grade ``window`` concurrently; each record is saved, and its marker removed, as it arrives.
 
     The markers say which submissions are in flight, so they are written before the grader gets the
     window and, if the batch stops cleanly meanwhile, put back as they were (the stop is no crash).
+    ``boot_id`` None: a death of this process cannot be the submissions' doing, so it counts no attempt.
     """
     alone = len(window) == 1
     for s in window:
         h = history[s.student]
         others = [o.student for o in window if o is not s]
-        attempt = {"alone": alone, "with": others, "boot_id": boot_id}
+        attempt = None if boot_id is None else {"alone": alone, "with": others, "boot_id": boot_id}
         marker = {"student": s.student, "digest": s.digest, "count": h.count, "alone": h.alone, "attempt": attempt}
         atomic_write(paths.inflight(s.student), json.dumps(marker, indent=1))
     by_path = {str(s.notebook): s for s in window}
@@ -414,6 +434,8 @@ def _grade_window(paths: BatchPaths, grader, window: list[Submission], history: 
             s = by_path[result.path]
             save_result(paths, s, result, grader)
             saved.add(s.student)
+            if bar is not None:
+                bar.update()
     except BaseException:
         for s in window:
             if s.student not in saved:

@@ -2,6 +2,7 @@
 
     python -m autograder grade ps1_bradley_terry a.ipynb b.ipynb --json results.json
     python -m autograder batch ps1_bradley_terry --course-dir assignments --jobs 2
+    python -m autograder batch ps1_bradley_terry --scheduler tcp://HOST:8786   # on a Dask cluster
 
 Exit status 0 means grading completed, whatever the scores; 2 is a usage or setup error, with a
 message that says what to fix.
@@ -53,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="give a submission zero once the batch has died this many times with it alone in flight (default 1)",
     )
+    dask = batch.add_argument_group("grading on a Dask cluster (README: Scale-out)")
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="tcp://HOST:8786 or tls://HOST:8786: grade on that Dask scheduler's workers (--jobs is then theirs); "
+        "local:N: on a new cluster of N one-thread worker processes on this machine",
+    )
+    dask.add_argument(
+        "--scheduler-timeout", type=float, default=10.0, help="seconds to reach the scheduler (default 10)"
+    )
+    dask.add_argument("--tls-ca-file", type=Path, help="CA certificate (PEM) that signed the cluster's certificates")
+    dask.add_argument("--tls-cert", type=Path, help="this client's certificate (PEM), for tls:// addresses")
+    dask.add_argument("--tls-key", type=Path, help="this client's private key (PEM), for tls:// addresses")
     return parser
 
 
