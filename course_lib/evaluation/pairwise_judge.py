@@ -38,7 +38,7 @@ from torch import nn
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.likelihood import mean_log_likelihood, token_log_likelihoods
-from course_lib.training.collate import pad_right, pad_rows
+from course_lib.training.collate import length_batches, pad_right, pad_rows
 
 SEPARATOR = "\n\n"  # between the two responses
 
@@ -93,14 +93,14 @@ def judge_pairs(
         )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model.eval()
-    first_scores, second_scores = [], []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
+    first_scores, second_scores = torch.zeros(len(rows)), torch.zeros(len(rows))  # [N], [N]
+    for index in length_batches([len(ids) for ids, _, _ in rows], batch_size):
+        chunk = [rows[i] for i in index]
         batch = pad_rows([ids for ids, _, _ in chunk], pad_id)  # input_ids, attention_mask: [B, T]
         token_logp = token_log_likelihoods(model, batch["input_ids"], batch["attention_mask"])  # [B, T]
-        first_scores.append(mean_log_likelihood(token_logp, pad_right([m for _, m, _ in chunk], 0)))
-        second_scores.append(mean_log_likelihood(token_logp, pad_right([m for _, _, m in chunk], 0)))
-    return PairwiseScores(torch.cat(first_scores), torch.cat(second_scores))
+        first_scores[index] = mean_log_likelihood(token_logp, pad_right([m for _, m, _ in chunk], 0))
+        second_scores[index] = mean_log_likelihood(token_logp, pad_right([m for _, _, m in chunk], 0))
+    return PairwiseScores(first_scores, second_scores)
 
 
 @dataclass(frozen=True)

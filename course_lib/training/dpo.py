@@ -37,7 +37,7 @@ from torch import nn
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.likelihood import token_log_likelihoods
-from course_lib.training.collate import pad_right
+from course_lib.training.collate import length_batches, pad_right
 from course_lib.training.loop import History, TrainConfig, fit, shuffled_batches
 
 
@@ -141,12 +141,10 @@ def pair_log_probs(
     model: nn.Module, data: EncodedResponses, batch_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(log pi(y+|x), log pi(y-|x))`` for every pair of ``data``: ``[N], [N]``."""
-    chosen, rejected = [], []
-    for start in range(0, len(data), batch_size):
-        c, r = response_log_probs(model, data.batch(range(start, min(start + batch_size, len(data))))).chunk(2)
-        chosen.append(c)
-        rejected.append(r)
-    return torch.cat(chosen), torch.cat(rejected)
+    chosen, rejected = torch.zeros(len(data)), torch.zeros(len(data))  # [N], [N]
+    for pairs in length_batches([max(len(c), len(r)) for c, r in zip(*data.rows)], batch_size):
+        chosen[pairs], rejected[pairs] = response_log_probs(model, data.batch(pairs)).chunk(2)
+    return chosen, rejected
 
 
 @dataclass(kw_only=True)

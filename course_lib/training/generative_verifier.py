@@ -39,7 +39,7 @@ from course_lib.models.generative_verifier import (
 )
 from course_lib.models.likelihood import mean_log_likelihood, token_log_likelihoods
 from course_lib.models.reward_model import backbone_hidden_states
-from course_lib.training.collate import pad_right, pad_rows
+from course_lib.training.collate import length_batches, pad_right, pad_rows
 from course_lib.training.loop import History, TrainConfig, fit, shuffled_batches
 
 
@@ -200,10 +200,8 @@ def generative_verifier_scores(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     data = EncodedVerifications(tokenizer, examples, fmt, max_length)
     model.eval()
-    order = sorted(range(len(data)), key=lambda i: data.prompt_lengths[i])  # by length: little padding
     yes, likelihood = torch.zeros(len(data)), torch.zeros(len(data))
-    for start in range(0, len(data), batch_size):
-        rows = order[start : start + batch_size]
+    for rows in length_batches(data.prompt_lengths, batch_size):  # by length: little padding
         batch = data.questions(rows)
         ids, mask = batch["input_ids"], batch["attention_mask"]  # [B, T]
         hidden = backbone_hidden_states(model, ids, mask)  # [B, T, H], one forward for both readouts

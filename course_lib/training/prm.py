@@ -25,7 +25,7 @@ import torch
 from course_lib.data.step_labels import StepLabels
 from course_lib.data.step_text import extract_answer
 from course_lib.models.neural_prm import IGNORE_INDEX, NeuralPRM, prm_loss
-from course_lib.training.collate import pad_right, pad_rows
+from course_lib.training.collate import length_batches, pad_right, pad_rows
 from course_lib.training.loop import History, TrainConfig, fit, shuffled_batches
 
 SUPERVISION = ("process", "outcome")
@@ -124,11 +124,12 @@ def predict_steps(
     """
     model.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    out: list[list[float]] = []
-    for i in range(0, len(examples), batch_size):
-        chunk = examples[i : i + batch_size]
-        batch = collate_step_examples([encode_step_example(tokenizer, ex) for ex in chunk], pad_id)
+    encoded = [encode_step_example(tokenizer, ex) for ex in examples]
+    out: list[list[float]] = [[] for _ in examples]
+    for index in length_batches([len(ids) for ids, _ in encoded], batch_size):
+        batch = collate_step_examples([encoded[i] for i in index], pad_id)
         probs = torch.sigmoid(model(batch["input_ids"], batch["attention_mask"]))  # [B, T]
         at_step_end = batch["labels"] != IGNORE_INDEX  # [B, T]
-        out += [probs[b][at_step_end[b]].tolist() for b in range(len(chunk))]
+        for b, i in enumerate(index):
+            out[i] = probs[b][at_step_end[b]].tolist()
     return out

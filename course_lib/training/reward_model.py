@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from course_lib.data.preferences import PreferencePair
 from course_lib.models.reward_model import RewardModel
-from course_lib.training.collate import pad_rows
+from course_lib.training.collate import length_batches, pad_rows
 from course_lib.training.loop import EarlyStop, History, TrainConfig, fit, shuffled_batches
 
 __all__ = [
@@ -220,13 +220,13 @@ def reward_scores(model: RewardModel, tokenizer, texts: Sequence[str], batch_siz
     model.eval()
     side = tokenizer.truncation_side
     tokenizer.truncation_side = "left"
-    out = []
-    for i in range(0, len(texts), batch_size):
-        chunk = [t + (tokenizer.eos_token or "") for t in texts[i : i + batch_size]]
+    out = torch.zeros(len(texts))  # [N]
+    for rows in length_batches([len(t) for t in texts], batch_size):  # characters: close enough to tokens
+        chunk = [texts[i] + (tokenizer.eos_token or "") for i in rows]
         batch = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        out.append(model(batch["input_ids"], batch["attention_mask"]))
+        out[rows] = model(batch["input_ids"], batch["attention_mask"])
     tokenizer.truncation_side = side
-    return torch.cat(out) if out else torch.zeros(0)
+    return out
 
 
 @torch.no_grad()
@@ -240,12 +240,12 @@ def evaluate(
     """Pairwise accuracy, mean margin ``r+ - r-`` and Bradley-Terry loss on held-out pairs."""
     data = pairs if isinstance(pairs, EncodedPairs) else EncodedPairs(tokenizer, pairs, max_length)
     model.eval()
-    chosen, rejected = [], []
-    for i in range(0, len(data), batch_size):
-        r_c, r_r = _pair_rewards(model, data.batch(range(i, min(i + batch_size, len(data)))))
-        chosen.append(r_c)
-        rejected.append(r_r)
-    r_chosen, r_rejected = torch.cat(chosen), torch.cat(rejected)
+    responses = data.chosen + data.rejected  # token rows, [2N]
+    rewards = torch.zeros(len(responses))  # [2N]
+    for rows in length_batches([len(r) for r in responses], 2 * batch_size):
+        batch = pad_rows([responses[i] for i in rows], data.pad_id)
+        rewards[rows] = model(batch["input_ids"], batch["attention_mask"])
+    r_chosen, r_rejected = rewards.chunk(2)  # [N], [N]
     margins = r_chosen - r_rejected
     return RewardEval(
         accuracy=pairwise_accuracy(r_chosen, r_rejected),
