@@ -396,8 +396,7 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
             save_result(paths, s, result, grader, crashes=h)
             bar.update()
         fresh = [s for s in todo if s.error is None and history[s.student].count == 0]
-        size = max(1, len(fresh)) if remote else args.jobs
-        windows = [fresh[i : i + size] for i in range(0, len(fresh), size)] + [[s] for s in suspects]
+        windows = ([fresh] if fresh else []) + [[s] for s in suspects]  # the suspects one at a time, last
         for window in windows:
             _grade_window(paths, grader, window, history, None if remote else _boot_id(), bar)
         bar.close()
@@ -414,31 +413,44 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
 def _grade_window(
     paths: BatchPaths, grader, window: list[Submission], history: dict, boot_id: str | None, bar=None
 ) -> None:
-    """Grade ``window`` concurrently; each record is saved, and its marker removed, as it arrives.
+    """Grade ``window``, the grader's ``jobs`` at a time; each record is saved, and its marker removed, as it arrives.
 
-    The markers say which submissions are in flight, so they are written before the grader gets the
-    window and, if the batch stops cleanly meanwhile, put back as they were (the stop is no crash).
-    ``boot_id`` None: a death of this process cannot be the submissions' doing, so it counts no attempt.
+    A submission is handed to the grader (its marker written) only when the grader asks for the next
+    one, after the last result is saved. Its marker says which submissions are in flight with it, and
+    is rewritten as others join; if the batch stops cleanly, the markers are put back as they were (the
+    stop is no crash). ``boot_id`` None: a death of this process cannot be the submissions' doing, so it
+    counts no attempt. Only a submission graded with nothing else in flight is ``alone``.
     """
-    alone = len(window) == 1
-    for s in window:
+    alone = len(window) == 1 or getattr(grader, "jobs", 1) == 1
+    flying: dict[str, Submission] = {}  # handed over, not saved yet
+    handed: list[Submission] = []
+
+    def mark(s: Submission) -> None:
         h = history[s.student]
-        others = [o.student for o in window if o is not s]
+        others = [o for o in flying if o != s.student]
         attempt = None if boot_id is None else {"alone": alone, "with": others, "boot_id": boot_id}
         marker = {"student": s.student, "digest": s.digest, "count": h.count, "alone": h.alone, "attempt": attempt}
         atomic_write(paths.inflight(s.student), json.dumps(marker, indent=1))
+
+    def hand_over():
+        for s in window:
+            flying[s.student] = s
+            handed.append(s)
+            for o in list(flying.values()):  # its own marker, and the others' now that it flies with them
+                mark(o)
+            yield str(s.notebook)
+
     by_path = {str(s.notebook): s for s in window}
-    saved = set()
     try:
-        for result in grader.grade_many(list(by_path)):
+        for result in grader.grade_many(hand_over()):
             s = by_path[result.path]
             save_result(paths, s, result, grader)
-            saved.add(s.student)
+            del flying[s.student]
             if bar is not None:
                 bar.update()
     except BaseException:
-        for s in window:
-            if s.student not in saved:
+        for s in handed:
+            if s.student in flying:
                 _restore_marker(paths, s, history[s.student])
         raise
 

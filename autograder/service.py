@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from autograder.assignment import Assignment, SetupError, load_assignment
@@ -123,16 +123,29 @@ class Autograder:
         return self._judge.judge(self.runner.run(path))
 
     def grade_many(self, paths: Iterable[str | Path]) -> Iterator[SubmissionResult]:
-        """Grade ``paths`` with ``jobs`` sandboxes at a time; yields results as they finish."""
+        """Grade ``paths`` with ``jobs`` sandboxes at a time; yields results as they finish.
+
+        ``paths`` is read lazily: the next path is taken when a sandbox is free and the last result has
+        been consumed, so a caller (the batch) can save each result before the next submission starts.
+        """
+        source = iter(paths)
         with ThreadPoolExecutor(self.jobs) as pool:
-            futures = {pool.submit(self.runner.run, p): str(p) for p in paths}
-            for future in as_completed(futures):
-                try:
-                    run = future.result()
-                except SetupError:
-                    raise
-                except Exception as err:  # a bug of ours must cost one submission, not the batch
-                    run = SandboxRun(
-                        path=futures[future], error=f"internal autograder error: {type(err).__name__}: {err}"
-                    )
-                yield self._judge.judge(run)
+            running: dict = {}
+
+            def start() -> None:
+                while len(running) < self.jobs and (path := next(source, None)) is not None:
+                    running[pool.submit(self.runner.run, path)] = str(path)
+
+            start()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    path = running.pop(future)
+                    try:
+                        run = future.result()
+                    except SetupError:
+                        raise
+                    except Exception as err:  # a bug of ours must cost one submission, not the batch
+                        run = SandboxRun(path=path, error=f"internal autograder error: {type(err).__name__}: {err}")
+                    yield self._judge.judge(run)
+                    start()
