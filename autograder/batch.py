@@ -41,6 +41,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -380,6 +381,7 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
 
     remote = bool(getattr(args, "scheduler", None))  # graded in other processes: see "Backends" above
     with _open_grader(args) as grader:
+        start = time.monotonic()
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:
             if s.error is not None:
@@ -400,11 +402,17 @@ def _grade_and_write(args, paths, submissions, todo, history, condemned, suspect
         for window in windows:
             _grade_window(paths, grader, window, history, None if remote else _boot_id(), bar)
         bar.close()
+        graded = time.monotonic()
         records = {s.student: load_record(paths.record(s.student)) for s in submissions}
         results = {student: SubmissionResult.from_dict(rec["result"]) for student, rec in records.items() if rec}
         stamps = {s.student: s.timestamp for s in submissions}
         sync_gradebook(paths.course_dir, args.assignment, results, stamps, grader.source_roles, db_url=args.db)
         outputs = write_outputs(paths, args.assignment, results, str(grader.isolation), grader.layers)
+        written = time.monotonic()
+    print(
+        f"graded {len(todo)} in {graded - start:.1f} s; gradebook, CSV, feedback and report of "
+        f"{len(results)} in {written - graded:.1f} s"
+    )
     for name, path in outputs.items():
         print(f"{name}: {path}")
     return 0
