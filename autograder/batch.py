@@ -429,7 +429,7 @@ def _grade_window(
     stop is no crash). ``boot_id`` None: a death of this process cannot be the submissions' doing, so it
     counts no attempt. Only a submission graded with nothing else in flight is ``alone``.
     """
-    alone = len(window) == 1 or getattr(grader, "jobs", 1) == 1
+    alone = len(window) == 1 or getattr(grader, "jobs", None) == 1  # unknown: not alone (condemns no one)
     flying: dict[str, Submission] = {}  # handed over, not saved yet
     handed: list[Submission] = []
 
