@@ -14,7 +14,17 @@ import contextlib
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (
+    Assignment,
+    Grade,
+    Gradebook,
+    GradeCell,
+    MissingEntry,
+    Notebook,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 
@@ -58,25 +68,42 @@ def sync_gradebook(
                 f"{assignment} is not in the gradebook {db_url}; run `nbgrader generate_assignment {assignment}` "
                 "in the course directory first (it records the notebook's graded cells)"
             ) from None
-        for student, result in sorted(results.items()):
+        for student in sorted(results):
             gb.update_or_create_student(student)
-            stamp = timestamps.get(student)
             try:
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
                 submission = gb.add_submission(assignment, student)
+            stamp = timestamps.get(student)
             if stamp:  # an unreadable timestamp.txt is the student's problem: keep the old value
                 with contextlib.suppress(ValueError, OverflowError):
                     submission.timestamp = parse_utc(stamp)
+        grades = _grades(gb, assignment)  # one query, not one per student and cell
+        for student, result in sorted(results.items()):
             scores = result.cell_scores()
             for grade_id, role in roles.items():
                 if role["role"] not in ("test", "written"):
                     continue
-                grade = gb.find_grade(grade_id, assignment, assignment, student)
+                grade = grades.get((student, grade_id)) or gb.find_grade(grade_id, assignment, assignment, student)
                 if role["role"] == "test":
                     grade.auto_score = 0.0 if result.error else scores.get(grade_id, (0.0, 0.0))[0]
                     grade.needs_manual_grade = grade.manual_score is not None
                 else:
                     grade.auto_score = None
                     grade.needs_manual_grade = grade.manual_score is None
-            gb.db.commit()
+        gb.db.commit()  # once: a batch rebuilds the gradebook from its records, so a lost sync is redone
+
+
+def _grades(gb: Gradebook, assignment: str) -> dict[tuple[str, str], Grade]:
+    """Every grade of ``assignment``'s notebook (named as the assignment), by (student, grade cell name)."""
+    rows = (
+        gb.db.query(Grade, GradeCell.name, Student.id)
+        .join(GradeCell, GradeCell.id == Grade.cell_id)
+        .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+        .join(Student, Student.id == SubmittedAssignment.student_id)
+        .filter(Notebook.name == assignment, Assignment.name == assignment)
+    )
+    return {(student, name): grade for grade, name, student in rows}
