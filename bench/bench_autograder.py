@@ -68,7 +68,7 @@ def make_course(root: Path, n: int, stock: bool = False, kind: str = "mixed") ->
     for i in range(n):
         make_submission(
             ASSIGNMENT,
-            root / "submitted" / f"s{i:04d}" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+            root / "submitted" / f"s{i:03d}" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
             variants[i % len(variants)],
         )
     return root
