@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import new_notebook
 
 from autograder.files import atomic_write
 from autograder.notebook import SubmissionError, read_notebook
@@ -113,13 +113,19 @@ class _Builder:
             cell_type = role["cell_type"]  # a written answer stays markdown, an answer stays code
             if role["role"] in READ_ONLY:
                 source = role["source"]
+        # plain nodes: nbformat's new_*_cell validate each cell (40% of a batch's saving time); the whole
+        # notebook is validated once, when nbformat.writes writes it
         if cell_type == "code":
-            cell = new_code_cell(source, metadata=metadata)
+            outputs = []
             if role is not None and role["role"] == "test":
-                cell.outputs = [new_output("stream", name="stdout", text=_test_output(grade_id, self.result))]
+                text = _test_output(grade_id, self.result)
+                outputs = [{"output_type": "stream", "name": "stdout", "text": text}]
+            cell = {"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": outputs}
         else:  # markdown, and raw cells (which nbconvert would paste into the HTML as they are)
             trusted = (role is not None and role["role"] in READ_ONLY) or source in self.trusted_markdown
-            cell = new_markdown_cell(source if trusted else safe_markdown(source), metadata=metadata)
+            cell = {"cell_type": "markdown", "metadata": metadata}
+            source = source if trusted else safe_markdown(source)
+        cell = nbformat.from_dict({**cell, "source": source})
         if not (isinstance(cell_id, str) and _CELL_ID.fullmatch(cell_id)) or cell_id in self.ids:
             cell_id = next(f"cell-{n}" for n in range(len(self.ids) + 1) if f"cell-{n}" not in self.ids)
         cell.id = cell_id
