@@ -431,7 +431,6 @@ def _grade_window(
     """
     alone = len(window) == 1 or getattr(grader, "jobs", None) == 1  # unknown: not alone (condemns no one)
     flying: dict[str, Submission] = {}  # handed over, not saved yet
-    handed: list[Submission] = []
 
     def mark(s: Submission) -> None:
         h = history[s.student]
@@ -443,8 +442,7 @@ def _grade_window(
     def hand_over():
         for s in window:
             flying[s.student] = s
-            handed.append(s)
-            for o in list(flying.values()):  # its own marker, and the others' now that it flies with them
+            for o in flying.values():  # its own marker, and the others' now that it flies with them
                 mark(o)
             yield str(s.notebook)
 
@@ -457,9 +455,8 @@ def _grade_window(
             if bar is not None:
                 bar.update()
     except BaseException:
-        for s in handed:
-            if s.student in flying:
-                _restore_marker(paths, s, history[s.student])
+        for s in flying.values():
+            _restore_marker(paths, s, history[s.student])
         raise
 
 
