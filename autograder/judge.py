@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from autograder.assignment import Assignment, SetupError
 from autograder.probes import Outcome, module_probes
@@ -32,6 +33,9 @@ class Judge:
     def __init__(self, assignment: Assignment, isolation: str = ""):
         self.assignment = assignment
         self.isolation = isolation
+        # graders compare small tensors: one thread, or each op may wait on an OpenMP wake-up
+        # (F.logsigmoid of 16 numbers: 16 ms on two threads of a busy machine, 2 us on one)
+        torch.set_num_threads(1)
         self.direct: dict[str, object] = {}  # test name -> its function, for tests that need only ``student``
         self.tests = self._collect()
 
