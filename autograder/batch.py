@@ -342,6 +342,29 @@ def run_batch(args) -> int:
     def pending(s: Submission) -> bool:
         return args.force or not _is_done(record_of(s.student), s, max_crashes)
 
+    zygote = None if getattr(args, "scheduler", None) else _early_zygote(args)
+    try:
+        return _scan_and_grade(args, paths, pending, record_of, boot_id, max_crashes, zygote)
+    finally:
+        if zygote is not None:
+            zygote.close()  # idempotent: the Autograder closed it already unless the scan failed
+
+
+def _early_zygote(args):
+    """The local backend's zygote, started before the scan: its imports overlap the scan's (nbgrader).
+
+    None where the assignment cannot start one: the scan's own errors come first, then the grader's.
+    """
+    from autograder.launch import start_zygote
+
+    try:
+        return start_zygote(args)
+    except SetupError:
+        return None
+
+
+def _scan_and_grade(args, paths, pending, record_of, boot_id, max_crashes, zygote) -> int:
+    course_dir = paths.course_dir
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as spool:
         submissions, skipped = find_submissions(course_dir, args.assignment, Path(spool), pending)
         for line in skipped:
@@ -361,26 +384,26 @@ def run_batch(args) -> int:
             line += f", {len(condemned)} that crashed the autograder (given zero)"
         print(line)
         with _stop_on_sigterm():
-            return _grade_and_write(args, paths, submissions, todo, history, condemned, suspects)
+            return _grade_and_write(args, paths, submissions, todo, history, condemned, suspects, zygote)
 
 
-def _open_grader(args):
-    """The local Autograder, or with ``--scheduler`` the Dask cluster's (imported only then)."""
+def _open_grader(args, zygote=None):
+    """The local Autograder (on ``zygote``), or with ``--scheduler`` the Dask cluster's (imported only then)."""
     if getattr(args, "scheduler", None):
         from autograder.dask_backend import DaskGrader
 
         return DaskGrader(args)
     from autograder.launch import open_autograder
 
-    return open_autograder(args)
+    return open_autograder(args, zygote)
 
 
-def _grade_and_write(args, paths, submissions, todo, history, condemned, suspects) -> int:
+def _grade_and_write(args, paths, submissions, todo, history, condemned, suspects, zygote=None) -> int:
     from autograder.gradebook import sync_gradebook
     from autograder.report import write_outputs
 
     remote = bool(getattr(args, "scheduler", None))  # graded in other processes: see "Backends" above
-    with _open_grader(args) as grader:
+    with _open_grader(args, zygote) as grader:
         start = time.monotonic()
         bar = tqdm(total=len(todo), desc=f"grading {args.assignment}", unit="nb")
         for s in todo:
