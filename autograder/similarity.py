@@ -50,8 +50,6 @@ hash and would move scores from run to run.
 
 from __future__ import annotations
 
-import ast
-import io
 import json
 import re
 import sys
@@ -61,21 +59,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.assignment import SetupError
+from autograder.similarity_code import Chunk, boilerplate_hashes, code_fingerprints, code_matches
+from autograder.similarity_text import Words, content_words, shingles, written_index, written_matches
 
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # nbgrader's (and the course config's) code stub
 TEXT_STUB = "YOUR ANSWER HERE"
 ADDED = "added cells"  # label of the code cells a student added (no grade_id of the source)
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*\n?", re.S | re.M)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_WORD = re.compile(r"[^\W_]+")
-_SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "ly", "s", "e")
-STOPWORDS = frozenset(
-    """a an the and or but if then so thus hence of to in on at by for with from as is are was were be been
-    being it its this that these those there their they them which who whom what when where while than too very
-    can could would should will shall may might must do does did done not no nor only own same such just also into
-    onto over under about after before again further once here all any both each few more most other some we our
-    you your he she his her i me my us""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -108,15 +98,6 @@ class SimilarityConfig:
 
 
 @dataclass
-class Chunk:
-    """One top-level unit of a code cell (a function or class, or a run of other statements)."""
-
-    cell: str
-    offset: int  # where it starts in the cell's source
-    fingerprint: object  # copydetect.CodeFingerprint
-
-
-@dataclass
 class Student:
     """One submission's answers and their fingerprints (after boilerplate and common ones are removed)."""
 
@@ -125,7 +106,7 @@ class Student:
     written: dict[str, str] = field(default_factory=dict)
     chunks: list[Chunk] = field(default_factory=list)
     cell_fps: dict[str, set[int]] = field(default_factory=dict)
-    words: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)  # cell -> (stem, start, end)
+    words: dict[str, Words] = field(default_factory=dict)
     cell_uni: dict[str, set[str]] = field(default_factory=dict)
     cell_bi: dict[str, set[str]] = field(default_factory=dict)
     fps: set[int] = field(default_factory=set)
@@ -257,105 +238,6 @@ def read_students(course_dir: Path, assignment: str, roles: dict, cap: int) -> t
     return students, skipped
 
 
-# -- code fingerprints ----------------------------------------------------------------------------
-
-
-def chunks_of(src: str) -> list[tuple[int, str]]:
-    """``(offset, text)`` of each top-level function or class of ``src``, and of each run of other statements.
-
-    Fingerprinting each unit alone makes their order irrelevant. Unparsable code is one unit.
-
-    >>> [text.split("(")[0] for _, text in chunks_of("import re\\nx = 1\\ndef f(a):\\n    return a\\n")]
-    ['import re\\nx = 1\\n', 'def f']
-    """
-    try:
-        body = ast.parse(src).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return [(0, src)] if src.strip() else []
-    starts = [0] + [m.end() for m in _LINE_BREAK.finditer(src)]  # offset of each line (1-based lineno - 1)
-    spans, run = [], None
-    for node in body:
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        span = (starts[first - 1], starts[node.end_lineno] if node.end_lineno < len(starts) else len(src))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            spans.extend([run] if run else [])
-            spans.append(span)
-            run = None
-        else:
-            run = (run[0], span[1]) if run else span
-    spans.extend([run] if run else [])
-    return [(start, src[start:end]) for start, end in spans]
-
-
-def fingerprint(text: str, config: SimilarityConfig, boilerplate=None):
-    from copydetect import CodeFingerprint
-
-    return CodeFingerprint(
-        "cell.py", config.noise, config.window, boilerplate=boilerplate, fp=io.StringIO(text), language="python"
-    )
-
-
-def boilerplate_hashes(code: list[str], config: SimilarityConfig):
-    """Every k-gram hash of the given code, whole cells and their units, as copydetect's boilerplate."""
-    import numpy as np
-
-    from copydetect import CodeFingerprint
-
-    hashes: set[int] = set()
-    for src in code:
-        for text in [src, *(t for _, t in chunks_of(src))]:
-            hashes |= CodeFingerprint("t.py", config.noise, 1, fp=io.StringIO(text), language="python").hashes
-    return np.array(sorted(hashes))
-
-
-def fingerprint_code(student: Student, config: SimilarityConfig, boilerplate) -> None:
-    for cell, src in student.code.items():
-        fps = student.cell_fps.setdefault(cell, set())
-        for offset, text in chunks_of(src):
-            fp = fingerprint(text, config, boilerplate)
-            if fp.hashes:
-                student.chunks.append(Chunk(cell, offset, fp))
-                fps |= fp.hashes
-
-
-# -- written answers ------------------------------------------------------------------------------
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: 'ranked', 'ranks' and 'ranking' all give 'rank'.
-
-    >>> [stem(w) for w in ("ranked", "ranks", "ranking", "gradient", "pairs")]
-    ['rank', 'rank', 'rank', 'gradient', 'pair']
-    """
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> list[tuple[str, int, int]]:
-    """``(stem, start, end)`` of each word of ``text`` that is not a stop word."""
-    out = []
-    for m in _WORD.finditer(text):
-        word = m.group().lower()
-        if word not in STOPWORDS:
-            out.append((stem(word), m.start(), m.end()))
-    return out
-
-
-def shingles(words: list[tuple[str, int, int]]) -> tuple[set[str], set[str]]:
-    """The words, and the pairs of consecutive words (joined by a space)."""
-    stems = [w for w, _, _ in words]
-    return set(stems), {f"{a} {b}" for a, b in zip(stems, stems[1:])}
-
-
-def index_written(student: Student, template_uni: set[str], template_bi: set[str]) -> None:
-    for cell, text in student.written.items():
-        student.words[cell] = content_words(text)
-        uni, bi = shingles(student.words[cell])
-        student.cell_uni[cell], student.cell_bi[cell] = uni - template_uni, bi - template_bi
-
-
 # -- scoring --------------------------------------------------------------------------------------
 
 
@@ -368,7 +250,7 @@ def drop_common(students: list[Student], config: SimilarityConfig) -> int:
         common = {x for x, n in df.items() if n > limit}
         removed += len(common)
         for s in students:
-            for cell, items in getattr(s, attr).items():
+            for items in getattr(s, attr).values():
                 items -= common
             if attr == "cell_fps":
                 for chunk in s.chunks:  # so that compare_files highlights only what is scored
@@ -423,52 +305,6 @@ def score_pairs(students: list[Student], config: SimilarityConfig, order: dict[s
     return pairs
 
 
-# -- the matching regions of one pair -------------------------------------------------------------
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], end)
-        else:
-            out.append([start, end])
-    return [(s, e) for s, e in out]
-
-
-def code_matches(a: Student, b: Student) -> tuple[dict[str, list], dict[str, list]]:
-    """{cell: [(start, end), ...]} of matched code on each side, from copydetect's compare_files per unit pair."""
-    from copydetect import compare_files
-
-    marks: tuple[dict, dict] = ({}, {})
-    for ca in a.chunks:
-        for cb in b.chunks:
-            if not ca.fingerprint.hashes & cb.fingerprint.hashes:
-                continue
-            overlap, _, slices = compare_files(ca.fingerprint, cb.fingerprint)
-            if not overlap:
-                continue
-            for side, chunk, sl in ((0, ca, slices[0]), (1, cb, slices[1])):
-                spans = marks[side].setdefault(chunk.cell, [])
-                spans.extend((chunk.offset + int(s), chunk.offset + int(e)) for s, e in zip(sl[0], sl[1]))
-    return {c: _merge(s) for c, s in marks[0].items()}, {c: _merge(s) for c, s in marks[1].items()}
-
-
-def written_matches(a: Student, b: Student) -> tuple[dict[str, list], dict[str, list]]:
-    """{cell: [(start, end), ...]} of the words in a consecutive-word pair both sides wrote."""
-    shared = a.bi & b.bi
-    out: tuple[dict, dict] = ({}, {})
-    for side, x in ((0, a), (1, b)):
-        for cell, words in x.words.items():
-            spans = []
-            for (w1, s1, e1), (w2, s2, e2) in zip(words, words[1:]):
-                if f"{w1} {w2}" in shared:
-                    spans += [(s1, e1), (s2, e2)]
-            if spans:
-                out[side][cell] = _merge(spans)
-    return out
-
-
 # -- the command ----------------------------------------------------------------------------------
 
 
@@ -500,20 +336,20 @@ def run_similarity(course_dir: Path, assignment: str, config: SimilarityConfig |
             "first (nbgrader collect), or pass the right --course-dir"
         )
     code_template, text_template = template_cells(course_dir, assignment, source_nb)
-    boilerplate = boilerplate_hashes(code_template, config)
-    template_uni, template_bi = shingles([w for text in text_template for w in content_words(text)])
+    boilerplate = boilerplate_hashes(code_template, config.noise)
+    given = shingles([w for text in text_template for w in content_words(text)])
     for s in students:
-        fingerprint_code(s, config, boilerplate)
-        index_written(s, template_uni, template_bi)
+        s.chunks, s.cell_fps = code_fingerprints(s.code, config.noise, config.window, boilerplate)
+        s.words, s.cell_uni, s.cell_bi = written_index(s.written, given)
     drop_common(students, config)
     pairs = score_pairs(students, config, order)
     shown = [p for p in pairs if p.flagged][: config.max_details]
     shown += [p for p in pairs[: config.detail_pairs] if not p.flagged][: max(0, config.max_details - len(shown))]
     by_name = {s.name: s for s in students}
-    details = {
-        (p.a, p.b): (code_matches(by_name[p.a], by_name[p.b]), written_matches(by_name[p.a], by_name[p.b]))
-        for p in shown
-    }
+    details = {}
+    for p in shown:
+        a, b = by_name[p.a], by_name[p.b]
+        details[p.a, p.b] = (code_matches(a.chunks, b.chunks), written_matches(a.words, b.words, a.bi & b.bi))
     out = course_dir / "reports" / assignment
     payload = {
         "assignment": assignment,

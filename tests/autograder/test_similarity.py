@@ -20,7 +20,7 @@ import pytest
 
 from autograder.cli import main
 from autograder.similarity import SimilarityConfig, run_similarity
-from tests.support import ASSIGNMENTS, COURSE, ROOT, answer_ids, make_submission, released_course, source_notebook
+from tests.support import ASSIGNMENTS, COURSE, ROOT, make_submission, released_course, source_notebook
 
 ASSIGNMENT = "ps1_bradley_terry"
 WRITTEN = "written_gradient"
@@ -28,6 +28,7 @@ CODE_CELLS = ("bradley_terry_loss", "preference_metrics", "loss_vs_gap")
 THRESHOLD = SimilarityConfig().threshold
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*\n?", re.S | re.M)
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 # The reference answers of ps1 as a copier hands them in: every local renamed, the two functions of
 # preference_metrics swapped, comments added and changed, the layout of loss_vs_gap changed.
@@ -101,9 +102,8 @@ def unsolved(assignment: str) -> dict[str, str]:
     for cell in source_notebook(assignment).cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            stub = "# YOUR CODE HERE\nraise NotImplementedError()"
             out[meta["grade_id"]] = (
-                SOLUTION.sub(lambda m: "".join(m.group(1) + line + "\n" for line in stub.split("\n")), cell.source)
+                SOLUTION.sub(lambda m: "".join(m.group(1) + line + "\n" for line in STUB.split("\n")), cell.source)
                 if cell.cell_type == "code"
                 else "YOUR ANSWER HERE"
             )
@@ -123,7 +123,11 @@ def submit(root: Path, student: str, answers: dict[str, str], assignment: str = 
 
 
 def reference(assignment: str = ASSIGNMENT) -> dict[str, str]:
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in source_notebook(assignment).cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source_notebook(assignment).cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    }
 
 
 def pairs_of(report) -> dict[frozenset, object]:
@@ -216,7 +220,9 @@ def test_unsolved_releases_and_the_same_one_line_blanks_are_not_flagged(tmp_path
     filled = copy.deepcopy(release)  # the only one-line answer, filled in the same obvious way by two students
     for cell in filled.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "loss_vs_gap":
-            cell.source = cell.source.replace("raise NotImplementedError()", "return F.softplus(-torch.as_tensor(gaps))")
+            cell.source = cell.source.replace(
+                "raise NotImplementedError()", "return F.softplus(-torch.as_tensor(gaps))"
+            )
     for student in ("di", "ed"):
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
