@@ -8,23 +8,25 @@ It writes ``reports/<assignment>/similarity.json`` (every pair, highest score fi
 no grade, record, CSV or gradebook row changes. ``submitted/`` is read as the batch reads it
 (:func:`autograder.batch.find_submissions`: no link followed, each notebook read once under a size cap).
 
-Code: a student's answer cells (``solution: true`` code in the trusted source) and the code cells
-they added, cut into top-level definitions, each fingerprinted by `copydetect`_ (MOSS's winnowing:
-pygments tokens with every identifier, string and comment normalised, hashes of k-grams of that
-stream). Renamed variables, comments and layout change nothing; a reordered function is a whole
-unit, so its order changes nothing either. Fingerprints of the release's code (the cells as
-students got them: the stubs, the ``def`` lines and docstrings around ``### BEGIN SOLUTION``, the
-read-only cells) are subtracted as boilerplate, so filling in the same blanks is no match; so are
-fingerprints that a large share of the class has (``common_share``, like MOSS's ``-m``): an idiom
-everybody writes is no evidence. Score: the shared fingerprints over those of the smaller side, the
-smaller side counted as at least ``min_fingerprints`` (a few lines of code), so a submission that
-is mostly copied scores near 1 and two tiny answers cannot.
+Code (:mod:`autograder.similarity_code`): a student's answer cells (``solution: true`` code in the
+trusted source) and the code cells they added, cut into top-level definitions, each fingerprinted by
+`copydetect`_ (MOSS's winnowing: pygments tokens with every identifier, string and comment
+normalised, hashes of k-grams of that stream). Renamed variables, comments and layout change
+nothing; a reordered function is a whole unit, so its order changes nothing either. Fingerprints of
+the release's code (the cells as students got them: the stubs, the ``def`` lines and docstrings
+around ``### BEGIN SOLUTION``, the read-only cells) are subtracted as boilerplate, so filling in the
+same blanks is no match; so are fingerprints that a large share of the class has
+(``common_share``, like MOSS's ``-m``): an idiom everybody writes is no evidence. Score: the shared
+fingerprints over those of the smaller side, the smaller side counted as at least
+``min_fingerprints`` (a few lines of code), so a submission that is mostly copied scores near 1 and
+two tiny answers cannot.
 
-Written answers (``solution: true`` markdown): lower-case content words (stop words dropped, light
-suffix stemming) minus the words of the question and the release; the score is the mean of the
-containments of word sets and of consecutive-word pairs, the smaller side counted as at least
-``min_shingles``. A light paraphrase (a few words swapped, a clause moved) keeps most words and
-many pairs: the tests put one at about 0.8; independent answers to the same question sit below 0.2.
+Written answers (``solution: true`` markdown; :mod:`autograder.similarity_text`): lower-case content
+words (stop words dropped, light suffix stemming) minus the words of the question and the release;
+the score is the mean of the containments of word sets and of pairs of nearby words, the smaller
+side counted as at least ``min_shingles``. A light paraphrase (a few words swapped, a clause moved)
+keeps most words and many pairs: the test's paraphrase scores 0.77; independent answers to the same question
+stay below 0.2.
 
 A pair's score is the higher of its code and written scores; ``flagged`` means score >=
 ``threshold`` (0.7: on the course's alternative and mistaken answers, independent pairs reach

@@ -52,21 +52,22 @@ def _page(title: str, body: str) -> str:
 
 
 def histogram_png(scores: list[float], threshold: float, marks: list[float]) -> str:
-    """All pair scores (log counts), the threshold, and a tick under the histogram for each pair in ``marks``."""
+    """All pair scores (log counts past 100 pairs), the threshold, and a tick for each pair in ``marks``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.hist(scores, bins=50, range=(0, 1), color="steelblue", edgecolor="white", log=True)
+    many = len(scores) > 100  # log counts, or the few pairs that matter vanish next to the thousands near 0
+    ax.hist(scores, bins=50, range=(0, 1), color="steelblue", edgecolor="white", log=many)
     ax.axvline(threshold, color="#a00", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
     if marks:
-        ax.plot(marks, [0.7] * len(marks), "|", color="#a00", markersize=12, label="flagged pairs")
+        ax.plot(marks, [0.7 if many else 0] * len(marks), "|", color="#a00", markersize=12, label="flagged pairs")
     ax.set_xlim(0, 1)
-    ax.set_ylim(bottom=0.5)
+    ax.set_ylim(bottom=0.5 if many else 0)
     ax.set_xlabel("pair score")
-    ax.set_ylabel("pairs")
+    ax.set_ylabel("pairs (log scale)" if many else "pairs")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -1,13 +1,14 @@
-"""Written answers for :mod:`autograder.similarity`: content words and consecutive-word pairs.
+"""Written answers for :mod:`autograder.similarity`: content words and pairs of nearby words.
 
 Lower-case words, stop words dropped, a light suffix stemmer ('ranked', 'ranks', 'ranking' are one
-word). A light paraphrase (a few words swapped, a clause moved) keeps most words and many pairs
-of consecutive words; two independent answers to the same question share few pairs once the
+word). The pairs are of consecutive words and of words one apart, so that one swapped or inserted
+word leaves a pair standing. A light paraphrase (a few words swapped, a clause moved) keeps most
+words and many pairs; two independent answers to the same question share few pairs once the
 question's own words are taken out.
 
 >>> words, pairs = shingles(content_words("The model ranks the pairs correctly"))
 >>> sorted(words), sorted(pairs)
-(['correct', 'model', 'pair', 'rank'], ['model rank', 'pair correct', 'rank pair'])
+(['correct', 'model', 'pair', 'rank'], ['model pair', 'model rank', 'pair correct', 'rank correct', 'rank pair'])
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def content_words(text: str) -> Words:
 
 
 def shingles(words: Words) -> tuple[set[str], set[str]]:
-    """The words, and the pairs of consecutive words (joined by a space)."""
+    """The words, and the pairs of words at most one word apart (joined by a space)."""
     stems = [w for w, _, _ in words]
-    return set(stems), {f"{a} {b}" for a, b in zip(stems, stems[1:])}
+    return set(stems), {f"{a} {b}" for gap in (1, 2) for a, b in zip(stems, stems[gap:])}
 
 
 def written_index(
@@ -69,14 +70,15 @@ def written_index(
 
 
 def written_matches(words_a: dict[str, Words], words_b: dict[str, Words], shared: set[str]) -> tuple[dict, dict]:
-    """``{cell: [(start, end), ...]}`` on each side: the words of each consecutive-word pair in ``shared``."""
+    """``{cell: [(start, end), ...]}`` on each side: the words of each pair in ``shared``."""
     out: tuple[dict, dict] = ({}, {})
     for side, words in ((0, words_a), (1, words_b)):
         for cell, ws in words.items():
             spans = []
-            for (w1, s1, e1), (w2, s2, e2) in zip(ws, ws[1:]):
-                if f"{w1} {w2}" in shared:
-                    spans += [(s1, e1), (s2, e2)]
+            for gap in (1, 2):
+                for (w1, s1, e1), (w2, s2, e2) in zip(ws, ws[gap:]):
+                    if f"{w1} {w2}" in shared:
+                        spans += [(s1, e1), (s2, e2)]
             if spans:
                 out[side][cell] = merge(spans)
     return out
