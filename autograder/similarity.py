@@ -79,6 +79,7 @@ class SimilarityConfig:
     guarantee: int = 25  # matches this long are always found: winnowing window = guarantee - noise + 1
     min_fingerprints: int = 80  # the smaller side counts as at least this many code fingerprints (~4 lines)
     min_shingles: int = 10  # likewise for the words and word pairs of written answers
+    min_cell_fingerprints: int = 20  # a cell is named in ``cells`` only with at least this many (~1 line)
     common_share: float = 0.25  # fingerprints or words in more than this share of submissions are ignored,
     common_min: int = 10  # ... and only once more than this many submissions have them
     max_cell_chars: int = 20_000  # longer cells are cut (a notebook may hold 10 MiB)
@@ -280,7 +281,7 @@ def _cells(a: Student, b: Student, shared: set[int], config: SimilarityConfig, o
     if shared:
         for x in (a, b):
             for cell, fps in x.cell_fps.items():
-                if fps and len(fps & shared) / max(len(fps), config.min_fingerprints) >= config.threshold:
+                if fps and len(fps & shared) / max(len(fps), config.min_cell_fingerprints) >= config.threshold:
                     cells.add(cell)
     if a.uni and b.uni:
         for x, y in ((a, b), (b, a)):

@@ -16,6 +16,7 @@ import base64
 import bisect
 import html
 import io
+import math
 
 from autograder.report import CSP, STYLE
 
@@ -89,8 +90,6 @@ def spark(counts: list[int], score: float) -> str:
     >>> spark([1] + [0] * 19, 0.5).count("<rect")
     1
     """
-    import math
-
     width, height = 120, 24
     top = math.log1p(max(counts) or 1)
     bars = "".join(
@@ -159,13 +158,13 @@ def similarity_page(
     rows = []
     table = pairs[: max(config.table_pairs, len(flagged))]
     for rank, p in enumerate(table, 1):
-        below = bisect.bisect_left(ascending, p.score) / len(ascending)
+        below = math.floor(1000 * bisect.bisect_left(ascending, p.score) / len(ascending)) / 10
         link = f'<a href="#pair-{rank}">view</a>' if (p.a, p.b) in shown else ""
         flag = '<span class="flag">flagged</span>' if p.flagged else ""
         rows.append(
             f"<tr><td>{rank}</td><td>{esc(p.a)}</td><td>{esc(p.b)}</td><td>{_pct(p.score)}</td>"
             f"<td>{_pct(p.code)}</td><td>{_pct(p.written)}</td><td>{flag}</td><td>{esc(', '.join(p.cells))}</td>"
-            f"<td>{spark(counts, p.score)}above {below:.1%} of pairs</td><td>{link}</td></tr>"
+            f"<td>{spark(counts, p.score)}above {below:.1f}% of pairs</td><td>{link}</td></tr>"
         )
     header = "".join(
         f"<th>{h}</th>"
