@@ -197,23 +197,25 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def student_answers(name: str, nb, roles: dict, cap: int) -> Student:
-    """The answer code, added code and written answers of a parsed submission, matched on grade_id."""
-    student = Student(name)
+    """The answer code, added code and written answers of a parsed submission, matched on grade_id.
+
+    Each is cut at ``cap`` characters (with a note): a notebook may hold 10 MiB.
+    """
+    code: dict[str, list[str]] = {}
+    written: dict[str, list[str]] = {}
     for cell in nb.cells:
         grade_id = _nbgrader(cell).get("grade_id")
         role = roles.get(grade_id, {}).get("role") if isinstance(grade_id, str) else None
-        kind, src = cell.get("cell_type"), _text(cell)
-        if kind == "code" and role in ("answer", None):
-            label = grade_id if role == "answer" else ADDED
-            student.code[label] = (student.code[label] + "\n" + src) if label in student.code else src
-        elif kind == "markdown" and role == "written":
-            student.written[grade_id] = (
-                (student.written[grade_id] + "\n" + src) if grade_id in student.written else src
-            )
-    for answers in (student.code, student.written):
-        for label, src in answers.items():
+        if cell.get("cell_type") == "code" and role in ("answer", None):
+            code.setdefault(grade_id if role == "answer" else ADDED, []).append(_text(cell))
+        elif cell.get("cell_type") == "markdown" and role == "written":
+            written.setdefault(grade_id, []).append(_text(cell))
+    student = Student(name)
+    for parts, answers in ((code, student.code), (written, student.written)):
+        for label, texts in parts.items():
+            src = "\n".join(texts)
+            answers[label] = src[:cap]
             if len(src) > cap:
-                answers[label] = src[:cap]
                 student.notes.append(f"{label} is {len(src)} characters long; only the first {cap} were compared")
     return student
 
@@ -301,7 +303,7 @@ def score_pairs(students: list[Student], config: SimilarityConfig, order: dict[s
             shared = a.fps & b.fps
             code = len(shared) / max(min(len(a.fps), len(b.fps)), config.min_fingerprints) if shared else 0.0
             written = written_score(a, b, config.min_shingles) if a.uni and b.uni else 0.0
-            score = max(code, written)
+            score = round(max(code, written), 4)  # as similarity.json has it, so flagged agrees with it
             cells = _cells(a, b, shared, config, order) if shared or (a.uni & b.uni) else ()
             pairs.append(Pair(a.name, b.name, score, code, written, score >= config.threshold, cells))
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))

@@ -284,6 +284,25 @@ def test_links_in_submitted_are_not_followed(tmp_path):
     assert set(data["not_compared"]) == {"mal", "lnk"}
 
 
+def test_code_moved_to_an_added_cell_is_compared_and_huge_cells_are_cut(tmp_path):
+    root = course(tmp_path)
+    submit(root, "ada", reference())
+
+    def move(nb):  # the copied answers in one new cell at the end, the answer cells left as released
+        nb.cells.append(nbformat.v4.new_code_cell("\n\n".join(COPIED.values())))
+
+    make_submission(
+        ASSIGNMENT, root / "submitted" / "copy" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", unsolved(ASSIGNMENT), move
+    )
+    huge = "x = [\n" + "    1,\n" * 20_000 + "]\n"
+    submit(root, "big", {"loss_vs_gap": huge})
+    report = run_similarity(root, ASSIGNMENT)
+    pair = pairs_of(report)[frozenset(("ada", "copy"))]
+    assert pair.flagged and pair.code >= 0.95 and "added cells" in pair.cells, pair
+    page = (root / "reports" / ASSIGNMENT / "similarity.html").read_text()
+    assert f"big: loss_vs_gap is {len(huge)} characters long; only the first 20000 were compared" in page
+
+
 @pytest.mark.parametrize(
     "setup, args, message",
     [
