@@ -269,7 +269,7 @@ def test_student_markup_is_escaped_in_the_page(tmp_path):
     assert "Content-Security-Policy" in page and "script-src" not in page  # default-src 'none' forbids scripts
 
 
-def test_links_in_submitted_are_not_followed(tmp_path):
+def test_links_in_submitted_are_not_followed_and_broken_notebooks_are_listed(tmp_path):
     root = course(tmp_path)
     submit(root, "ada", reference())
     submit(root, "bo", {WRITTEN: ANSWERS["bo"]})
@@ -277,11 +277,14 @@ def test_links_in_submitted_are_not_followed(tmp_path):
     (root / "submitted" / "mal" / ASSIGNMENT).mkdir(parents=True)
     (root / "submitted" / "mal" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").symlink_to(outside)
     (root / "submitted" / "lnk").symlink_to(outside.parent.parent)
+    (root / "submitted" / "bad" / ASSIGNMENT).mkdir(parents=True)
+    (root / "submitted" / "bad" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [')
     report = run_similarity(root, ASSIGNMENT)
     assert {n for p in report.pairs for n in (p.a, p.b)} == {"ada", "bo"}
     assert "symbolic link" in report.not_compared["mal"] and "symbolic link" in report.not_compared["lnk"]
+    assert "not valid JSON" in report.not_compared["bad"]
     data = json.loads((root / "reports" / ASSIGNMENT / "similarity.json").read_text())
-    assert set(data["not_compared"]) == {"mal", "lnk"}
+    assert set(data["not_compared"]) == {"mal", "lnk", "bad"}
 
 
 def test_code_moved_to_an_added_cell_is_compared_and_huge_cells_are_cut(tmp_path):
