@@ -3,6 +3,7 @@
     python -m autograder grade ps1_bradley_terry a.ipynb b.ipynb --json results.json
     python -m autograder batch ps1_bradley_terry --course-dir assignments --jobs 2
     python -m autograder batch ps1_bradley_terry --scheduler tcp://HOST:8786   # on a Dask cluster
+    python -m autograder similarity ps1_bradley_terry --course-dir assignments   # pairs that look copied
 
 Exit status 0 means grading completed, whatever the scores; 2 is a usage or setup error, with a
 message that says what to fix.
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="give a submission zero once the batch has died this many times with it alone in flight (default 1)",
     )
+    batch.add_argument(
+        "--similarity", action="store_true", help="then compare the submissions pairwise (as the similarity command)"
+    )
     dask = batch.add_argument_group("grading on a Dask cluster (README: Scale-out)")
     dask.add_argument(
         "--scheduler",
@@ -67,7 +71,37 @@ def _parser() -> argparse.ArgumentParser:
     dask.add_argument("--tls-ca-file", type=Path, help="CA certificate (PEM) that signed the cluster's certificates")
     dask.add_argument("--tls-cert", type=Path, help="this client's certificate (PEM), for tls:// addresses")
     dask.add_argument("--tls-key", type=Path, help="this client's private key (PEM), for tls:// addresses")
+    similarity = sub.add_parser(
+        "similarity", help="compare submissions pairwise: reports/<assignment>/similarity.html and similarity.json"
+    )
+    similarity.add_argument("assignment")
+    similarity.add_argument("--course-dir", type=Path, default=Path("assignments"))
+    similarity.add_argument(
+        "--threshold", type=float, default=None, help="flag pairs scoring at least this, in (0, 1] (default 0.7)"
+    )
     return parser
+
+
+def _similarity(args) -> int:
+    from autograder.similarity import SimilarityConfig, run_similarity
+
+    threshold = getattr(args, "threshold", None)
+    try:
+        config = SimilarityConfig() if threshold is None else SimilarityConfig(threshold=threshold)
+    except ValueError as err:
+        print(f"error: --threshold: {err}", file=sys.stderr)
+        return EXIT_SETUP
+    report = run_similarity(args.course_dir, args.assignment, config)
+    flagged = [p for p in report.pairs if p.flagged]
+    print(
+        f"{args.assignment}: {len(report.pairs)} pairs compared, {len(flagged)} flagged at score >= "
+        f"{config.threshold:g}"
+        + (f"; not compared: {', '.join(sorted(report.not_compared))}" if report.not_compared else "")
+    )
+    for p in flagged[:10]:
+        print(f"  {p.score:.2f}  {p.a} and {p.b}  ({', '.join(p.cells) or 'across cells'})")
+    print(f"similarity: {report.html}\nsimilarity_json: {report.json}")
+    return 0
 
 
 def _grade(args) -> int:
@@ -111,7 +145,7 @@ def _grade(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.jobs < 1:
+    if getattr(args, "jobs", 1) < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return EXIT_SETUP
     if getattr(args, "max_crashes", 1) < 1:
@@ -120,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "grade":
             return _grade(args)
+        if args.command == "similarity":
+            return _similarity(args)
         from autograder.batch import run_batch
 
-        return run_batch(args)
+        status = run_batch(args)
+        return _similarity(args) if status == 0 and args.similarity else status
     except SetupError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_SETUP

@@ -86,6 +86,9 @@ def instructor_report(
         )
         + "</p>"
     ]
+    parts.append(
+        '<p><a href="similarity.html">Similarity across submissions</a> (after <code>batch --similarity</code> or <code>python -m autograder similarity</code>)</p>'
+    )
     if layers:  # what isolated every sandbox; a missing layer is named, in capitals
         items = "".join(f"<li>{_esc(layer)}</li>" for layer in layers)
         parts.append(
