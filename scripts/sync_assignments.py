@@ -32,15 +32,23 @@ COURSE = ROOT / "assignments"
 FORMAT = "md:myst"
 
 # The paragraph that ends every assignment's intro cell; only the {slots} differ between assignments.
-# tests/assignments/test_sources.py and this script check each intro against it.
+# This script checks each intro against it; tests/assignments/test_sources.py also checks that the
+# points it states are those of the notebook's graded cells.
 RULES = (
     "**Rules.** Write your code between the `# YOUR CODE HERE` markers and delete the `raise NotImplementedError()`.\n"
     "{tools}; do not import the answers from `course_lib` (they are disabled while grading, so importing them "
     "earns nothing{allowed}).\n{notes}"
     "The visible tests are a first check only: hidden tests grade your functions on other inputs.\n"
-    "Points: 8 for code (autograded), 2 for the written question (graded by hand)."
+    "Points: {code_points} for code (autograded), {written_points} for the written question (graded by hand)."
 )
-_SLOTS = {"tools": r"[^\n]+?", "allowed": r"[^\n]*?", "notes": r"(?:[^\n]+\n)*?"}
+_POINTS = r"\d+(?:\.\d+)?"
+_SLOTS = {
+    "tools": r"[^\n]+?",
+    "allowed": r"[^\n]*?",
+    "notes": r"(?:[^\n]+\n)*?",
+    "code_points": _POINTS,
+    "written_points": _POINTS,
+}
 
 
 class SyncError(Exception):
@@ -50,8 +58,9 @@ class SyncError(Exception):
 def rules_slots(intro: str) -> dict[str, str] | None:
     """What an intro puts in RULES' slots, or None when it does not end with the rules paragraph.
 
-    >>> rules_slots("# PS\\n\\n" + RULES.format(tools="Use `torch`", allowed="", notes=""))["tools"]
-    'Use `torch`'
+    >>> slots = dict(tools="Use `torch`", allowed="", notes="", code_points=8, written_points=2)
+    >>> rules_slots("# PS\\n\\n" + RULES.format(**slots))["code_points"]
+    '8'
     """
     pattern = "".join(
         re.escape(text) + (f"(?P<{slot}>{_SLOTS[slot]})" if slot else "")
@@ -128,7 +137,7 @@ def sync(name: str, course_dir: Path = COURSE, check: bool = False) -> list[str]
     if not nb.cells or rules_slots(nb.cells[0].source) is None:
         raise SyncError(
             f"the intro (first cell) of notebooks/{name}.md does not end with the shared rules paragraph; "
-            f"copy it from another assignment, changing only {{tools}}, {{allowed}}, {{notes}}:\n{RULES}"
+            f"copy it from another assignment, changing only what is in {{braces}} here:\n{RULES}"
         )
     if target.is_file():
         found = differences(nb, nbformat.read(target, as_version=nbformat.NO_CONVERT))

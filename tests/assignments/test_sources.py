@@ -116,7 +116,20 @@ def test_intro_ends_with_the_shared_rules_paragraph(assignment):
     assert slots["tools"] and "\n" not in slots["tools"]
     # one word changed in the shared text is caught
     assert sync.rules_slots(edit(intro.source, "delete the `raise", "remove the `raise")) is None
-    assert sync.rules_slots(edit(intro.source, "Points: 8 for code", "Points: 9 for code")) is None
+    assert sync.rules_slots(edit(intro.source, "for code (autograded)", "for code")) is None
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_intro_states_the_points_of_the_graded_cells(assignment):
+    nb = sync.from_markdown(markdown(assignment))
+    slots = sync.rules_slots(nb.cells[0].source)
+    graded = [c for c in nb.cells if c.metadata["nbgrader"]["grade"]]
+    code = sum(c.metadata["nbgrader"]["points"] for c in graded if c.cell_type == "code")
+    written = sum(c.metadata["nbgrader"]["points"] for c in graded if c.cell_type == "markdown")
+    stated = float(slots["code_points"]), float(slots["written_points"])
+    assert stated == (code, written), (
+        f"notebooks/{assignment}.md: the intro says {stated} points, the cells {code, written}"
+    )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
