@@ -7,6 +7,7 @@ alone fails until the script is run; and shows, on edited copies, that the compa
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import re
 import shutil
@@ -167,3 +168,9 @@ def test_the_batch_refuses_a_submission_hard_linked_to_a_markdown_source():
     """The markdown holds the solutions, as the source notebook does: both are course files to the batch."""
     st = (COURSE / "notebooks" / f"{PS1}.md").stat()
     assert (st.st_dev, st.st_ino) in _course_inodes(COURSE, PS1)
+
+
+def test_the_script_docstring_examples_hold():
+    """scripts/ is not among pytest's doctest paths, so its examples are run here."""
+    result = doctest.testmod(sync)
+    assert result.attempted >= 2 and result.failed == 0
