@@ -127,7 +127,12 @@ def student_id_problem(name: str) -> str | None:
 def _course_inodes(course_dir: Path, assignment: str) -> set[tuple[int, int]]:
     """(device, inode) of the course's own files: a submitted file hard-linked to one is refused."""
     inodes = set()
-    tops = [course_dir / "source" / assignment, course_dir / "release" / assignment, course_dir / "graders"]
+    tops = [
+        course_dir / "source" / assignment,
+        course_dir / "notebooks",  # the assignments' markdown sources, solutions included
+        course_dir / "release" / assignment,
+        course_dir / "graders",
+    ]
     for path in [*course_dir.glob("*"), *(p for top in tops for p in top.rglob("*"))]:
         with contextlib.suppress(OSError):
             st = path.stat()

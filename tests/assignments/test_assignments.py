@@ -191,9 +191,13 @@ def test_the_cli_grades_reference_wrong_and_release(assignment, tmp_path):
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    """A copy of the course directory after ``nbgrader generate_assignment`` of every assignment."""
+    """A copy of the course directory after ``nbgrader generate_assignment`` of every assignment.
+
+    The copy holds what an instructor's does: ``notebooks/`` (the markdown sources) and ``graders/`` too.
+    """
     course = tmp_path_factory.mktemp("course") / "assignments"
-    shutil.copytree(COURSE / "source", course / "source")
+    for folder in ("source", "notebooks", "graders"):
+        shutil.copytree(COURSE / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     for assignment in RELEASED:
@@ -237,6 +241,18 @@ def test_release_holds_no_solutions_tests_graders_or_rubric(released, assignment
     assert not leaked, f"solution code in the release: {leaked[:3]}"
     answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
     assert answers and all(re.search(r"raise NotImplementedError\(\)", c.source) for c in answers)
+
+
+def test_release_holds_no_markdown_source(released):
+    """The markdown sources (``notebooks/<ps>.md``, solutions included) stay with the instructor."""
+    files = [p for p in (released / "release").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in files) == sorted(f"{a}.ipynb" for a in RELEASED)
+    text = "\n".join(p.read_text() for p in files)
+    for assignment in RELEASED:
+        markdown = (released / "notebooks" / f"{assignment}.md").read_text()
+        assert "### BEGIN SOLUTION" in markdown and "### BEGIN SOLUTION" not in text
+        leaked = [line for line in solution_lines(assignment) if line in markdown and line in text]
+        assert not leaked, f"{assignment}: solution text of its markdown source in the release: {leaked[:3]}"
 
 
 @pytest.mark.parametrize("assignment", RELEASED)
