@@ -39,11 +39,11 @@ def test_build_tiny_backbone_is_seeded_and_small():
 
 
 def test_dropout_and_activation_reach_the_gpt2_config():
-    model, _ = build_tiny_backbone(TinyBackboneConfig(n_layer=1, dropout=0.0, activation="gelu"))
-    assert (model.config.resid_pdrop, model.config.embd_pdrop, model.config.attn_pdrop) == (0.0, 0.0, 0.0)
+    model, _ = build_tiny_backbone(TinyBackboneConfig(n_layer=1, dropout=0.1, activation="gelu"))
+    assert (model.config.resid_pdrop, model.config.embd_pdrop, model.config.attn_pdrop) == (0.1, 0.1, 0.1)
     assert model.config.activation_function == "gelu"
     default, _ = build_tiny_backbone()
-    assert default.config.resid_pdrop == 0.1 and default.config.activation_function == "gelu_new"
+    assert default.config.attn_pdrop == 0.0 and default.config.activation_function == "gelu_new"
 
 
 def test_tiny_tokenizer_spells_digits_and_round_trips():
