@@ -84,9 +84,9 @@ def share_bar(full: int, partial: int, zero: int) -> Html:
     return Html(f'<span class="bar">{spans}</span>')
 
 
-def histogram_png(scores: list[float], max_score: float, step: float) -> str:
-    """Base64 PNG: one bar per possible score (multiples of ``step``), counts in whole submissions,
-    the mean and the median marked."""
+def histogram_figure(scores: list[float], max_score: float, step: float):
+    """The score histogram: one bar per possible score (multiples of ``step``, or runs of them; see
+    :func:`~autograder.report_items.histogram_edges`), counts in whole submissions, mean and median marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +96,7 @@ def histogram_png(scores: list[float], max_score: float, step: float) -> str:
     from autograder.report_items import histogram_edges
 
     edges = histogram_edges(max_score, step)
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.hist(scores, bins=edges, color="steelblue", edgecolor="white", label="submissions")
     mean, median = statistics.mean(scores), statistics.median(scores)
     ax.axvline(mean, color="#c33", linestyle="-", linewidth=2, label=f"mean {mean:.2f}")
@@ -106,8 +106,16 @@ def histogram_png(scores: list[float], max_score: float, step: float) -> str:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 2.5, 5, 10], integer=step >= 1))
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("submissions")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def histogram_png(scores: list[float], max_score: float, step: float) -> str:
+    """:func:`histogram_figure` as base64 PNG, for a ``data:`` URI."""
+    import matplotlib.pyplot as plt
+
+    fig = histogram_figure(scores, max_score, step)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
