@@ -322,3 +322,20 @@ def test_feedback_names_cells_as_the_report_does():
     page = student_feedback(ASSIGNMENT, "ada", r)
     assert "<td>cell 4 (q1)</td>" in page and "<td>cell 9 (q2)</td>" in page
     assert "cell 8 (answer_q2) was not run to the end: it ran past its time limit (30 s)" in page
+
+
+def test_a_student_id_cannot_break_out_of_a_link(tmp_path):
+    evil = 'x" onmouseover="alert(1)<b>'  # a folder name may hold quotes and angle brackets
+    results = {evil: result(evil, {"t1": True}), "zz": result("zz", {"t1": False})}
+    out = course_with_outputs(tmp_path, results)
+    page = instructor_report(ASSIGNMENT, results, "namespaces", folder=out)
+    attributes = []
+
+    class Attrs(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attributes.extend((tag, k) for k, _ in attrs)
+
+    Attrs().feed(page)
+    assert ("a", "onmouseover") not in attributes and not any(k.startswith("on") for _, k in attributes)
+    assert "feedback/x%22%20onmouseover%3D%22alert%281%29%3Cb%3E.html" in hrefs(page)
+    assert "<b>" not in page.replace("<b>0</b>", "").split("<h2>Students")[1].split("</table>")[0]
