@@ -24,7 +24,7 @@ CSV_FILES = {"students": "report_students.csv", "questions": "report_questions.c
 
 
 def _pct(k: int, n: int) -> str:
-    return f"{k}/{n} ({k / n:.0%})" if n else "n/a"
+    return f"{k}/{n}\u00a0({k / n:.0%})" if n else "n/a"  # no break inside
 
 
 def cell_text(c: dict) -> str:
