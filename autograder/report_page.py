@@ -66,7 +66,7 @@ def _similarity(folder: Path | None) -> tuple[str, int]:
         [
             a,
             b,
-            Html(f'<span class="{"bad" if f else ""}">{score:.2f}</span>'),
+            Html(f'<b class="bad">{score:.2f}</b>') if f else f"{score:.2f}",
             "flagged" if f else "",
             ", ".join(map(str, cells)),
         ]
@@ -110,10 +110,10 @@ def instructor_report(
     parts.append(_checks(items, rs, copied))
     if rs:
         step = grid_step([t.max_score for _, r in rs for t in r.tests] + scores + [max_score])
-        width = histogram_edges(max_score, step)[1] - histogram_edges(max_score, step)[0]
+        edges = histogram_edges(max_score, step)
         parts.append(
             f'<h2>Scores</h2><img alt="score histogram" src="data:image/png;base64,{histogram_png(scores, max_score, step)}">'
-            f"<p>Scores are multiples of {step:g}; each bar counts the submissions within {width / 2:g} of its centre.</p>"
+            f"<p>Scores are multiples of {step:g}; each bar counts the submissions within {(edges[1] - edges[0]) / 2:g} of its centre.</p>"
         )
     parts.append(_questions(items))
     parts.append(_tests(items))
