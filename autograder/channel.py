@@ -182,7 +182,7 @@ def run_once(
             if total_deadline is not None and now > total_deadline:
                 kill("total_timeout", "the submission ran past its total time limit")
             if now > phase_deadline:
-                kill("timeout", f"{current[0]} {current[1]} ran past its time limit" if current else "time limit")
+                kill("timeout", f"{_running(job, current)} ran past its time limit" if current else "time limit")
             if cpu_deadline is not None and time.thread_time() > cpu_deadline:
                 kill("judge_cpu", "cost the judge more CPU time than its budget")
             if give_up is not None and now > give_up:
@@ -245,6 +245,15 @@ def run_once(
     log.ended_in = current  # None unless a cell or probe was still running
     log.seconds = time.monotonic() - start
     return log
+
+
+def _running(job: dict, current: tuple[str, int]) -> str:
+    """The cell or probe ``current`` names, as the reports name it: its label, not its index in this job."""
+    kind, ident = current
+    if kind == "cell":
+        return job["cells"][ident]["label"]  # notebook.cell_label: the position in the student's notebook
+    probe = next((p for p in job["probes"] if p["id"] == ident), {})
+    return probe.get("label") or f"probe {ident}"  # e.g. "bradley_terry_loss(...)"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -113,6 +113,7 @@ class Judge:
             error=run.error,
             notes=run.notes,
             cells=run.cells,
+            positions=run.positions,
             student_output=run.output,
             isolation=self.isolation,
             seconds=run.seconds,

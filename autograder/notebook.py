@@ -32,7 +32,7 @@ class SubmissionError(ValueError):
 
 @dataclass(frozen=True)
 class Cell:
-    label: str  # e.g. "3 (answer bt_loss)"
+    label: str  # :func:`cell_label`, e.g. "cell 4 (bradley_terry_loss)"
     source: str
     origin: str  # "student" or "source"
 
@@ -121,29 +121,58 @@ def source_roles(source_nb) -> dict[str, dict]:
     return roles
 
 
+def cell_label(position: int | None, grade_id: str | None = None) -> str:
+    """How every page and note names a cell of a student's notebook: its position and its grade_id.
+
+    The position counts every cell of the student's notebook (markdown too) from 1, as a reader
+    counts them; a cell with no grade_id the source knows is "added"; a graded cell that is not in
+    the notebook (deleted, and put back by the autograder) has no position. One numbering for the
+    report, the notes, the student's feedback and the sandbox's tracebacks.
+
+    >>> cell_label(7, "test_bradley_terry_loss"), cell_label(5), cell_label(None, "imports")
+    ('cell 7 (test_bradley_terry_loss)', 'cell 5 (added)', 'restored cell (imports)')
+    """
+    if position is None:
+        return f"restored cell ({grade_id})"
+    return f"cell {position} ({grade_id or 'added'})"
+
+
+def cell_positions(submission_nb, roles: dict[str, dict]) -> dict[str, int]:
+    """grade_id -> position (from 1, as :func:`cell_label`) of each graded cell in the student's notebook.
+
+    Only grade_ids of the source count, each at its first cell, as the autograded notebook keeps them.
+    """
+    positions: dict[str, int] = {}
+    for i, cell in enumerate(submission_nb.cells, start=1):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if isinstance(grade_id, str) and grade_id in roles and grade_id not in positions:
+            positions[grade_id] = i
+    return positions
+
+
 def program_cells(submission_nb, source_nb) -> tuple[list[Cell], list[str]]:
     """The cells to run and notes for the report (missing answer cells, replaced instructor cells)."""
     roles = source_roles(source_nb)
     cells, notes, seen = [], [], set()
-    for i, cell in enumerate(submission_nb.cells):
+    for i, cell in enumerate(submission_nb.cells, start=1):
         if cell.get("cell_type") != "code":
             continue
         grade_id = _nbgrader(cell).get("grade_id")
         role = roles.get(grade_id, {}).get("role") if grade_id else None
         if role == "answer":
-            cells.append(Cell(f"{i} (answer {grade_id})", _source(cell), "student"))
+            cells.append(Cell(cell_label(i, grade_id), _source(cell), "student"))
         elif role == "instructor":
             if grade_id not in seen:
-                cells.append(Cell(f"{i} ({grade_id})", roles[grade_id]["source"], "source"))
+                cells.append(Cell(cell_label(i, grade_id), roles[grade_id]["source"], "source"))
                 if _source(cell) != roles[grade_id]["source"]:
                     notes.append(f"read-only cell {grade_id} was edited; the original was run")
         elif role is None:
-            cells.append(Cell(f"{i} (added)", _source(cell), "student"))
+            cells.append(Cell(cell_label(i), _source(cell), "student"))
         if grade_id:
             seen.add(grade_id)
     missing_instructor = [g for g, r in roles.items() if r["role"] == "instructor" and g not in seen]
     if missing_instructor:  # deleted imports or helpers: run them first
-        cells = [Cell(f"restored {g}", roles[g]["source"], "source") for g in missing_instructor] + cells
+        cells = [Cell(cell_label(None, g), roles[g]["source"], "source") for g in missing_instructor] + cells
         notes.append(f"restored deleted read-only cell(s) {', '.join(missing_instructor)}")
     missing_answers = [g for g, r in roles.items() if r["role"] == "answer" and g not in seen]
     if missing_answers:

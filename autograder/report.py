@@ -1,150 +1,38 @@
 """What a batch leaves for people: scores CSV, results JSON, per-student feedback, an instructor report.
 
-The report (one HTML file, images inlined so it opens anywhere) shows the isolation in force, the
-score histogram, each test's pass rate, the submissions that failed or could not be graded and the
-slowest ones. Student feedback shows test names and messages, never hidden test code or inputs,
-and never the captured output (that is for the instructor). Every string that reaches a page is
-escaped unless this module wrote it (:class:`Html`), and each page carries a Content-Security-Policy
-that allows no script at all.
+``reports/<assignment>/report.html`` (:mod:`autograder.report_page`) is the page an instructor opens
+first: one file, images inlined, links relative, so the course folder can move with it.
+``report_students.csv``, ``report_questions.csv`` and ``report_tests.csv`` hold what it shows. A
+similarity run rewrites the page from ``results.json`` (:func:`refresh_report`), so its top pairs
+appear whichever command ran last. Student feedback shows test names, the cells they count toward
+and the grader's messages, never hidden test code or inputs, and never the captured output (that is
+for the instructor). Cells are named one way everywhere (:func:`autograder.notebook.cell_label`).
+Every string that reaches a page is escaped unless this package wrote it
+(:class:`~autograder.report_html.Html`), and each page carries a Content-Security-Policy that allows
+no script at all.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
-import statistics
+from pathlib import Path
 
 from autograder.files import atomic_write
+from autograder.report_html import CSP, STYLE, Html, esc, page, table
+from autograder.report_items import analyse
+from autograder.report_page import CSV_FILES, cell_text, instructor_report, student_rows
 from autograder.results import SubmissionResult
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
-th { background: #f3f3f3; } .bad { color: #a00; } .ok { color: #070; } pre { white-space: pre-wrap; background: #f7f7f7; padding: .5em; }
-"""
-
-
-# No script, frame, form or remote load, whatever a page contains: escaping is the first defence, this the second.
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-
-
-class Html(str):
-    """Markup this module wrote itself; every other string put into a page is escaped."""
-
-
-def _esc(value) -> str:
-    return value if isinstance(value, Html) else html.escape(str(value))
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{_esc(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{_esc(title)}</h1>{body}</body></html>"
-    )
-
-
-def _histogram_png(scores: list[float], max_score: float) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    ax.hist(scores, bins=max(5, min(20, len(scores))), range=(0, max_score or 1), color="steelblue", edgecolor="white")
-    ax.set_xlabel("score")
-    ax.set_ylabel("submissions")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _table(header: list[str], rows: list[list]) -> str:
-    """A table; cells are escaped unless they are :class:`Html`."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def instructor_report(
-    assignment: str, results: dict[str, SubmissionResult], isolation: str, layers: list[str] = ()
-) -> str:
-    rs = sorted(results.items())
-    max_score = max((r.max_score for _, r in rs), default=0.0)
-    scores = [r.score for _, r in rs]
-    parts = [
-        f"<p><b>{len(rs)}</b> submissions; isolation in force: <b>{_esc(isolation)}</b>"
-        + (
-            f"; mean score {statistics.mean(scores):.2f} / {max_score:g}, median {statistics.median(scores):g}"
-            if rs
-            else ""
-        )
-        + "</p>"
-    ]
-    parts.append(
-        '<p><a href="similarity.html">Similarity across submissions</a> (after <code>batch --similarity</code> or <code>python -m autograder similarity</code>)</p>'
-    )
-    if layers:  # what isolated every sandbox; a missing layer is named, in capitals
-        items = "".join(f"<li>{_esc(layer)}</li>" for layer in layers)
-        parts.append(
-            f"<details><summary>Isolation layers in force ({len(layers)})</summary><ul>{items}</ul></details>"
-        )
-    if rs:
-        parts.append(
-            f'<h2>Scores</h2><img alt="score histogram" src="data:image/png;base64,{_histogram_png(scores, max_score)}">'
-        )
-    names = [t.name for t in rs[0][1].tests] if rs else []
-    rows = []
-    for name in names:
-        outcomes = [next((t for t in r.tests if t.name == name), None) for _, r in rs]
-        passed = sum(1 for t in outcomes if t and t.status == "passed")
-        cell = next((t.cell for t in outcomes if t), "")
-        pts = next((t.max_score for t in outcomes if t), 0.0)
-        rows.append([name, cell, f"{pts:g}", f"{passed}/{len(rs)} ({passed / len(rs):.0%})"])
-    parts.append("<h2>Tests</h2>" + _table(["test", "cell", "points", "passed"], rows))
-    failing = [(s, r) for s, r in rs if r.error or r.score < r.max_score]
-    rows = [
-        [
-            s,
-            f"{r.score:g}/{r.max_score:g}",
-            (r.error or ", ".join(t.name for t in r.tests if t.status != "passed"))[:400],
-            "; ".join(r.notes)[:600],
-        ]
-        for s, r in failing
-    ]
-    parts.append(
-        f"<h2>Failing or ungraded ({len(failing)})</h2>" + _table(["student", "score", "problem", "notes"], rows)
-    )
-    slow = sorted(rs, key=lambda x: -x[1].seconds)[:10]
-    rows = [[s, f"{r.seconds:.2f} s", f"{r.score:g}/{r.max_score:g}"] for s, r in slow]
-    parts.append("<h2>Slowest</h2>" + _table(["student", "grading time", "score"], rows))
-    details = []
-    for s, r in rs:
-        errors = [c for c in r.cells if c.get("status") == "error"]
-        if errors or r.student_output.strip():
-            cell_text = "".join(
-                f"<p>cell {_esc(c.get('label', ''))}:</p><pre>{_esc(c.get('error', ''))}</pre>" for c in errors
-            )
-            out = (
-                f"<p>output (capped):</p><pre>{_esc(r.student_output[:4000])}</pre>"
-                if r.student_output.strip()
-                else ""
-            )
-            details.append(f"<details><summary>{_esc(s)}</summary>{cell_text}{out}</details>")
-    if details:
-        parts.append("<h2>Cell errors and captured output</h2>" + "".join(details))
-    return _page(f"Autograder report: {assignment}", "".join(parts))
+__all__ = ["CSP", "STYLE", "instructor_report", "refresh_report", "student_feedback", "write_outputs"]
 
 
 def student_feedback(assignment: str, student: str, r: SubmissionResult) -> str:
     rows = [
         [
             t.name,
+            r.cell_name(t.cell),
             f"{t.score:g}/{t.max_score:g}",
             Html('<span class="ok">passed</span>' if t.status == "passed" else '<span class="bad">failed</span>'),
             t.output,
@@ -153,8 +41,84 @@ def student_feedback(assignment: str, student: str, r: SubmissionResult) -> str:
     ]
     head = f"<p>Autograded score: <b>{r.score:g} / {r.max_score:g}</b> (written answers are graded by hand).</p>"
     if r.error:
-        head += f'<p class="bad">Your notebook could not be graded: {_esc(r.error)}</p>'
-    return _page(f"{assignment}: feedback for {student}", head + _table(["test", "points", "result", "message"], rows))
+        head += f'<p class="bad">Your notebook could not be graded: {esc(r.error)}</p>'
+    skipped = [
+        f"<li>{esc(cell_text(c))} was not run to the end: {esc(c.get('error', ''))}</li>"
+        for c in r.cells
+        if c.get("status") == "skipped"
+    ]
+    if skipped:
+        head += f'<p class="bad">Cells of your notebook that were stopped:</p><ul>{"".join(skipped)}</ul>'
+    return page(
+        f"{assignment}: feedback for {student}", head + table(["test", "cell", "points", "result", "message"], rows)
+    )
+
+
+def _csv(rows: list[list]) -> str:
+    """CSV text; a text field a spreadsheet would run as a formula gets a leading apostrophe."""
+
+    def safe(v):
+        if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
+        return f"{v:g}" if isinstance(v, float) else v
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows([[safe(v) for v in row] for row in rows])
+    return buf.getvalue()
+
+
+def write_report(out: Path, assignment: str, results: dict[str, SubmissionResult], isolation: str, layers=()) -> Path:
+    """report.html and the CSVs of what it shows, in ``out``; returns the page's path."""
+    items = analyse(results)
+    students = [
+        ["student", "score", "max_score", "tests_failed", "seconds", "problem", "notes", "feedback", "notebook"]
+    ]
+    students += [[*row[:4], round(row[4], 3), *row[5:]] for row in student_rows(assignment, results, out)]
+    questions = [["question", "cell", "points", "graded", "all_points", "no_points", "mean", "distribution"]]
+    questions += [
+        [
+            q.cell,
+            q.name,
+            q.points,
+            q.n,
+            q.full,
+            q.zero,
+            "n/a" if q.mean is None else round(q.mean, 4),
+            " ".join(f"{s:g}:{k}" for s, k in q.distribution),
+        ]
+        for q in items.questions
+    ]
+    tests = [["test", "question", "points", "graded", "passed", "difficulty", "discrimination", "flags"]]
+    tests += [
+        [
+            t.name,
+            t.cell,
+            t.points,
+            t.n,
+            t.passed,
+            "n/a" if t.difficulty is None else round(t.difficulty, 4),
+            "n/a" if t.discrimination is None else round(t.discrimination, 4),
+            "; ".join(t.flags),
+        ]
+        for t in items.tests
+    ]
+    for key, rows in (("students", students), ("questions", questions), ("tests", tests)):
+        atomic_write(out / CSV_FILES[key], _csv(rows))
+    atomic_write(out / "report.html", instructor_report(assignment, results, isolation, layers, out))
+    return out / "report.html"
+
+
+def refresh_report(out: Path) -> Path | None:
+    """Rewrite report.html (and its CSVs) in ``out`` from results.json, e.g. after a similarity run; None without one."""
+    try:
+        payload = json.loads((out / "results.json").read_text())
+    except FileNotFoundError:
+        return None
+    results = {}
+    for d in payload["submissions"]:
+        r = SubmissionResult.from_dict(d)
+        results[r.student] = r
+    return write_report(out, payload["assignment"], results, payload["isolation"], payload.get("layers", []))
 
 
 def write_outputs(
@@ -177,7 +141,7 @@ def write_outputs(
     atomic_write(out / "results.json", json.dumps(payload, indent=1))
     for student, r in results.items():
         atomic_write(out / "feedback" / f"{student}.html", student_feedback(assignment, student, r))
-    atomic_write(out / "report.html", instructor_report(assignment, results, isolation, layers))
+    write_report(out, assignment, results, isolation, layers)
     return {
         "scores": out / "scores.csv",
         "results": out / "results.json",

@@ -32,6 +32,7 @@ class SubmissionResult:
     error: str | None = None  # why the submission could not be graded at all
     notes: list[str] = field(default_factory=list)  # for the instructor (edited cells, timeouts, ...)
     cells: list[dict] = field(default_factory=list)  # per code cell: label, origin, status, error
+    positions: dict[str, int] = field(default_factory=dict)  # grade_id -> position in the notebook, from 1
     student_output: str = ""  # captured stdout/stderr, capped; instructor-only
     isolation: str = ""
     seconds: float = 0.0
@@ -53,6 +54,18 @@ class SubmissionResult:
             return f"Not graded: {self.error}"
         failed = [t for t in self.tests if t.status != "passed"]
         return f"{self.score:g}/{self.max_score:g} points; {len(failed)} of {len(self.tests)} tests failed"
+
+    def cell_name(self, grade_id: str) -> str:
+        """The cell ``grade_id`` as every page names it (:func:`autograder.notebook.cell_label`).
+
+        The bare grade_id where the positions are unknown (a notebook that could not be read).
+
+        >>> SubmissionResult("nb.ipynb", 0, 1, positions={"test_a": 7}).cell_name("test_a")
+        'cell 7 (test_a)'
+        """
+        from autograder.notebook import cell_label
+
+        return cell_label(self.positions.get(grade_id), grade_id) if self.positions else grade_id
 
     def cell_scores(self) -> dict[str, tuple[float, float]]:
         """grade_id -> (score, max score), summed over the tests of that cell."""

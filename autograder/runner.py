@@ -32,7 +32,7 @@ from autograder.assignment import (
     student_course_lib,
 )
 from autograder.channel import Budget, Zygote, run_once
-from autograder.notebook import SubmissionError, program_cells, read_notebook
+from autograder.notebook import SubmissionError, cell_positions, program_cells, read_notebook, source_roles
 from autograder.probes import STATUSES, Outcome
 from autograder.sandbox import Isolation, Limits, SandboxConfig, kill_uid, level_works, uid_processes
 from autograder.syscalls import DENIED
@@ -51,6 +51,7 @@ class SandboxRun:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     cells: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # grade_id -> its cell's position (cell_label)
     output: str = ""
     error: str | None = None
     seconds: float = 0.0
@@ -120,6 +121,7 @@ class SandboxRunner:
         self._overlays = [(str(stub), str(real))]
         (self._workdir / "root").mkdir()
         self.source_nb = read_notebook(self.assignment.source_notebook)
+        self._roles = source_roles(self.source_nb)
         self._uid_pool = UidPool() if self.isolation in ROOT_LEVELS else None
         self._uids: queue.Queue[int] = queue.Queue()
         for slot in range(self.jobs):
@@ -191,6 +193,7 @@ class SandboxRunner:
         try:
             nb = read_notebook(path)
             cells, run.notes = program_cells(nb, self.source_nb)
+            run.positions = cell_positions(nb, self._roles)
         except SubmissionError as err:
             run.error = str(err)
             return run
@@ -268,10 +271,12 @@ class SandboxRunner:
             where, index = log.ended_in or ("", None)
             if where == "cell" and 0 <= index < len(live):
                 original, cell = live[index]
+                if log.kill_kind == "timeout":  # said with the cell's own label, once, in the note below
+                    reason = f"it ran past its time limit ({self.cell_timeout:g} s)"
                 skipped.add(original)
                 run.cells[original]["status"] = "skipped"
                 run.cells[original]["error"] = reason
-                run.notes.append(f"cell {cell.label} was skipped: {reason}")
+                run.notes.append(f"{cell.label} was skipped: {reason}")
             elif where == "probe" and index in by_id and by_id[index]["name"] not in run.outcomes:
                 spec = by_id[index]
                 status = "timeout" if log.kill_kind == "timeout" else "crashed"

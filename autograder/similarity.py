@@ -4,8 +4,9 @@
     python -m autograder batch ps1_bradley_terry --similarity                      # or as its last step
 
 It writes ``reports/<assignment>/similarity.json`` (every pair, highest score first) and
-``similarity.html`` (the top pairs side by side, a histogram of all pair scores), and nothing else:
-no grade, record, CSV or gradebook row changes. ``submitted/`` is read as the batch reads it
+``similarity.html`` (the top pairs side by side, a histogram of all pair scores), and where a batch
+has run, rewrites its ``report.html`` from ``results.json`` to show the top pairs
+(:func:`autograder.report.refresh_report`): no grade, record, score or gradebook row changes. ``submitted/`` is read as the batch reads it
 (:func:`autograder.batch.find_submissions`: no link followed, each notebook read once under a size cap).
 
 Code (:mod:`autograder.similarity_code`): a student's answer cells (``solution: true`` code in the
@@ -322,9 +323,10 @@ class SimilarityReport:
 
 
 def run_similarity(course_dir: Path, assignment: str, config: SimilarityConfig | None = None) -> SimilarityReport:
-    """Compare every pair of submissions; write similarity.json and similarity.html (nothing else)."""
+    """Compare every pair of submissions; write similarity.json and similarity.html, and refresh report.html."""
     from autograder.files import atomic_write
     from autograder.notebook import source_roles
+    from autograder.report import refresh_report
     from autograder.similarity_html import similarity_page
 
     config = config or SimilarityConfig()
@@ -367,4 +369,5 @@ def run_similarity(course_dir: Path, assignment: str, config: SimilarityConfig |
     atomic_write(
         out / "similarity.html", similarity_page(assignment, config, students, pairs, details, skipped, order)
     )
+    refresh_report(out)  # the batch's report.html shows the top pairs and links here
     return SimilarityReport(out / "similarity.html", out / "similarity.json", pairs, skipped)

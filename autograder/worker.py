@@ -171,7 +171,7 @@ def execute(job: dict, emit: Emitter) -> None:
         emit(kind="cell_start", index=i)
         start = time.perf_counter()
         try:
-            exec(compile(_transform(cell["source"]), f"<cell {cell['label']}>", "exec"), ns)
+            exec(compile(_transform(cell["source"]), f"<{cell['label']}>", "exec"), ns)
             emit(kind="cell", index=i, status="ok", seconds=time.perf_counter() - start)
         except BaseException as err:  # SystemExit and KeyboardInterrupt included
             emit(

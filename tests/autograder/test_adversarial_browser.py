@@ -504,7 +504,7 @@ def test_safe_markdown_takes_linear_time():
 
 
 REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "table", "tr", "th", "td"}
-REPORT_TAGS |= {"span", "img", "details", "summary", "pre"}
+REPORT_TAGS |= {"span", "img", "details", "summary", "pre", "ul", "li", "a", "code"}
 
 
 def test_report_and_feedback_escape_every_student_string():

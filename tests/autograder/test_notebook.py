@@ -63,7 +63,7 @@ def test_program_runs_student_answers_and_source_instructor_cells_only():
     assert "os._exit" not in "".join(sources.values())
     original = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
     assert sources["imports"] == original.source
-    assert sources["answer bradley_terry_loss"].endswith("return 'mine'")
+    assert sources["bradley_terry_loss"].endswith("return 'mine'")
     assert "tests are never run" not in "".join(sources.values())
     assert "added" in _ids(cells)
     assert all(SKIP_TAG not in c.source for c in cells) and "plt.show()" not in "".join(sources.values())
@@ -77,5 +77,5 @@ def test_deleted_instructor_cells_are_restored_and_missing_answers_noted():
         c for c in sub.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ("imports", "loss_vs_gap")
     ]
     cells, notes = program_cells(sub, source)
-    assert cells[0].label == "restored imports" and cells[0].origin == "source"
+    assert cells[0].label == "restored cell (imports)" and cells[0].origin == "source"
     assert any("loss_vs_gap" in n and "missing" in n for n in notes)
