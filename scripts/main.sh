@@ -22,7 +22,7 @@ echo "== 4. autograding the example submissions"
 python assignments/examples/build_examples.py --course-dir assignments >/dev/null
 graded=$(cd assignments/submitted && ls -d */*/ | cut -d/ -f2 | sort -u)
 for a in $graded; do
-    python -m autograder batch "$a" --course-dir assignments
+    python -m autograder batch "$a" --course-dir assignments --similarity
 done
 (cd assignments && nbgrader export --log-level=WARN)
 
