@@ -49,7 +49,10 @@ def test_threads_reads_what_the_chapter_asks_torch_for(tmp_path):
     assert execute_book.threads(chapter) == 2
     chapter.write_text(CHAPTER.replace("torch.set_num_threads(2)\n", ""))
     assert execute_book.threads(chapter) == 1
-    assert execute_book.threads(ROOT / "book" / "04_reward_model.md") == 2
+    # the book's chapters each take one core, so a clean build runs them two at a time on 2 cores
+    assert {p.stem: execute_book.threads(p) for p in execute_book.chapters()} == {
+        p.stem: 1 for p in execute_book.chapters()
+    }
 
 
 @pytest.mark.slow
