@@ -313,12 +313,13 @@ class DaskGrader:
 
         At most one task per worker thread is in flight (re-counted every few seconds, as workers come
         and go), so no worker queues a submission it is not grading and a death implicates only those
-        it was grading; the next one is handed over before the last result is yielded.
+        it was grading; the next one is handed over before the last result is yielded. ``paths`` is
+        read lazily, one path per free thread: the batch marks a submission in flight when it is taken.
         """
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        waiting = [str(p) for p in paths][::-1]
+        waiting = iter(paths)
         in_flight: dict = {}
         done = as_completed(loop=self.client.loop)
         threads, counted = self._threads(), time.monotonic()
@@ -327,8 +328,11 @@ class DaskGrader:
             nonlocal threads, counted
             if time.monotonic() - counted > 2:
                 threads, counted = self._threads(), time.monotonic()
-            while waiting and len(in_flight) < threads:
-                path = waiting.pop()
+            while len(in_flight) < threads:
+                path = next(waiting, None)
+                if path is None:
+                    return
+                path = str(path)
                 future = self.client.submit(_grade_on_worker, self.plugin_name, Path(path).read_bytes(), pure=False)
                 in_flight[future] = path
                 done.add(future)

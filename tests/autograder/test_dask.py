@@ -151,6 +151,30 @@ def test_a_second_run_grades_nothing(cluster, killed_mid_batch, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
+def test_paths_are_taken_one_per_free_worker_thread(pristine, cluster, tmp_path, monkeypatch):
+    """The batch marks a submission in flight when grade_many takes its path: taking all at once marked
+    every submission flying with every other (a quadratic number of marker writes, and false company)."""
+    from autograder.cli import _parser
+    from autograder.dask_backend import DaskGrader
+
+    monkeypatch.chdir(ROOT)
+    course = clone(pristine, tmp_path / "course", keep=8)
+    paths = sorted((course / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
+    args = _parser().parse_args(["batch", ASSIGNMENT, "--course-dir", str(course), "--scheduler", cluster.address])
+    taken, ahead = [], []
+
+    def lazily():
+        for path in paths:
+            taken.append(path)
+            yield path
+
+    with DaskGrader(args) as grader:
+        for done, _ in enumerate(grader.grade_many(lazily()), start=1):
+            ahead.append(len(taken) - done)
+    assert len(ahead) == len(paths)
+    assert max(ahead) <= 2, ahead  # two one-thread workers: at most two taken and not yet yielded
+
+
 def test_a_submission_that_kills_its_worker_every_time_gets_a_clear_error(pristine, local, cluster, tmp_path):
     """The preload hook (``dask_support.py``) SIGKILLs any worker that grades KILLER's submission.
 
