@@ -63,13 +63,13 @@ def sync_gradebook(
         # nbgrader 0.9's models trip SQLAlchemy 2's autoflush warnings; the rows are written
         warnings.simplefilter("ignore", SAWarning)
         try:
-            gb.find_assignment(assignment)
+            spec = gb.find_assignment(assignment)
         except MissingEntry:
             raise SetupError(
                 f"{assignment} is not in the gradebook {db_url}; run `nbgrader generate_assignment {assignment}` "
                 "in the course directory first (it records the notebook's graded cells)"
             ) from None
-        submissions = _submissions(gb, assignment, sorted(results))  # no commit per student, as nbgrader's calls do
+        submissions = _submissions(gb, spec, sorted(results))  # no commit per student, as nbgrader's calls do
         for student, submission in submissions.items():
             stamp = timestamps.get(student)
             if stamp:  # an unreadable timestamp.txt is the student's problem: keep the old value
@@ -92,8 +92,8 @@ def sync_gradebook(
         gb.db.commit()  # once: a batch rebuilds the gradebook from its records, so a lost sync is redone
 
 
-def _submissions(gb: Gradebook, assignment: str, students: list[str]) -> dict[str, SubmittedAssignment]:
-    """Each student's submission of ``assignment``, created where missing, uncommitted.
+def _submissions(gb: Gradebook, spec: Assignment, students: list[str]) -> dict[str, SubmittedAssignment]:
+    """Each student's submission of the assignment ``spec``, created where missing, uncommitted.
 
     What ``gb.update_or_create_student`` and ``gb.add_submission`` do, with two queries in all instead
     of two queries and a commit (an fsync) per student: the new submission mirrors the assignment's
@@ -101,13 +101,8 @@ def _submissions(gb: Gradebook, assignment: str, students: list[str]) -> dict[st
     """
     known = {s.id for s in gb.db.query(Student.id)}  # whole tables: no IN list past SQLite's bound on parameters
     gb.db.add_all(Student(id=s) for s in students if s not in known)
-    found = (
-        gb.db.query(SubmittedAssignment)
-        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-        .filter(Assignment.name == assignment)
-    )
+    found = gb.db.query(SubmittedAssignment).filter(SubmittedAssignment.assignment_id == spec.id)
     submissions = {s.student_id: s for s in found}
-    spec = gb.find_assignment(assignment)
     for student in students:
         if student in submissions:
             continue

@@ -42,11 +42,12 @@ def esc(value) -> str:
     return value if isinstance(value, Html) else html.escape(str(value))
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, style: str = "") -> str:
+    """A whole page: the CSP, :data:`STYLE` plus ``style``, the title escaped, ``body`` as given."""
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{esc(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>"
+        f"<style>{STYLE}{style}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>"
     )
 
 
@@ -84,14 +85,30 @@ def share_bar(full: int, partial: int, zero: int) -> Html:
     return Html(f'<span class="bar">{spans}</span>')
 
 
-def histogram_figure(scores: list[float], max_score: float, step: float):
-    """The score histogram: one bar per possible score (multiples of ``step``, or runs of them; see
-    :func:`~autograder.report_items.histogram_edges`), counts in whole submissions, mean and median marked."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: the pages' figures need no display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_base64(fig) -> str:
+    """``fig`` as a base64 PNG, for a ``data:`` URI; the figure is closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    pyplot().close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def histogram_figure(scores: list[float], max_score: float, step: float):
+    """The score histogram: one bar per possible score (multiples of ``step``, or runs of them; see
+    :func:`~autograder.report_items.histogram_edges`), counts in whole submissions, mean and median marked."""
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     from autograder.report_items import histogram_edges
 
@@ -113,10 +130,4 @@ def histogram_figure(scores: list[float], max_score: float, step: float):
 
 def histogram_png(scores: list[float], max_score: float, step: float) -> str:
     """:func:`histogram_figure` as base64 PNG, for a ``data:`` URI."""
-    import matplotlib.pyplot as plt
-
-    fig = histogram_figure(scores, max_score, step)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return png_base64(histogram_figure(scores, max_score, step))

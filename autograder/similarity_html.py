@@ -1,6 +1,6 @@
 """The similarity page: ranked pairs, each against the class, and the matching regions side by side.
 
-Everything a student wrote is escaped (``html.escape``, quotes included) piece by piece around the
+Everything a student wrote is escaped (:func:`~autograder.report_html.esc`, quotes included) piece by piece around the
 ``<mark>`` tags this module adds; no student text goes into an attribute, and anchors are named by
 rank, not by student id. The page carries the instructor report's Content-Security-Policy (no
 script, no remote load), and its images are inline: a PNG data URI from matplotlib and small SVGs
@@ -12,23 +12,16 @@ drawn here from numbers.
 
 from __future__ import annotations
 
-import base64
 import bisect
-import html
-import io
 import math
 
-from autograder.report import CSP, STYLE
+from autograder.report_html import esc, page, png_base64, pyplot
 
 EXTRA_STYLE = """
 body { max-width: 90em; } mark { background: #ffe08a; } .side { width: 50%; vertical-align: top; }
 .side pre { margin: 0; font-size: 85%; } .flag { color: #a00; font-weight: bold; } td svg { display: block; }
 """
 BINS = 20  # of the small per-pair histograms
-
-
-def esc(value) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def marked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -44,22 +37,9 @@ def marked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{esc(title)}</title>'
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>"
-    )
-
-
 def histogram_png(scores: list[float], threshold: float, marks: list[float]) -> str:
     """All pair scores (log counts past 100 pairs), the threshold, and a tick for each pair in ``marks``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = pyplot().subplots(figsize=(7, 2.8))
     many = len(scores) > 100  # log counts, or the few pairs that matter vanish next to the thousands near 0
     ax.hist(scores, bins=50, range=(0, 1), color="steelblue", edgecolor="white", log=many)
     ax.axvline(threshold, color="#a00", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
@@ -71,10 +51,7 @@ def histogram_png(scores: list[float], threshold: float, marks: list[float]) -> 
     ax.set_ylabel("pairs (log scale)" if many else "pairs")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return png_base64(fig)
 
 
 def bin_counts(scores: list[float]) -> list[int]:
@@ -184,4 +161,4 @@ def similarity_page(
             )
     if views:
         parts.append("<h2>Side by side (matching regions marked)</h2>" + "".join(views))
-    return _page(f"Similarity across submissions: {assignment}", "".join(parts))
+    return page(f"Similarity across submissions: {assignment}", "".join(parts), EXTRA_STYLE)
