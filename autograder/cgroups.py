@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.files import owner_is_gone
+
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
@@ -213,6 +215,17 @@ class Cgroup:
                     time.sleep(0.01)
 
 
+def sweep_leftovers(parent: Path) -> None:
+    """Remove the groups that killed judges left in ``parent`` (:func:`~autograder.files.owner_is_gone`):
+    their sandboxes' groups first, deepest first; a group that still has processes stays."""
+    for folder in parent.glob("autograder-*"):
+        if folder.is_dir() and owner_is_gone(folder.name):
+            groups = sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+            for group in [*groups, folder]:
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+
+
 def open_hierarchy(name: str, members: list[int], proc: Path = Path("/proc/self")) -> Hierarchy:
     """Make ``name`` (a folder for this judge's sandboxes) below this process's own cgroup.
 
@@ -234,6 +247,7 @@ def open_hierarchy(name: str, members: list[int], proc: Path = Path("/proc/self"
         base: dict[str, Path] = {}
         try:
             for c in V1_CONTROLLERS:
+                sweep_leftovers(mounts[c] / own[c].lstrip("/"))
                 folder = mounts[c] / own[c].lstrip("/") / name
                 folder.mkdir(exist_ok=True)
                 base[c] = folder
@@ -258,6 +272,7 @@ def _open_v2(own: Path, name: str, members: list[int]) -> Hierarchy:
     missing = [c for c in V2_CONTROLLERS if c not in available]
     if missing:
         raise CgroupError(f"controllers {missing} are not enabled for {own}")
+    sweep_leftovers(own)
     folder = own / name
     (folder / "judge").mkdir(parents=True, exist_ok=True)
     for pid in members:

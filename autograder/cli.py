@@ -28,6 +28,14 @@ EXIT_SETUP = 2
 ISOLATION_CHOICES = [str(lvl) for lvl in Isolation if lvl != Isolation.NONE]
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds >= 0, for argparse (which turns the ValueError into a usage error)."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder", description="Sandboxed autograder for the reward-modeling course."
@@ -67,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     dask.add_argument(
         "--scheduler-timeout", type=float, default=10.0, help="seconds to reach the scheduler (default 10)"
+    )
+    dask.add_argument(
+        "--keep-warm",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="each worker keeps this assignment's grader (zygote, graders, source) this long after the batch, so "
+        "that the next batch of the same files starts at once (default 600; 0: remove them when the batch ends)",
     )
     dask.add_argument("--tls-ca-file", type=Path, help="CA certificate (PEM) that signed the cluster's certificates")
     dask.add_argument("--tls-cert", type=Path, help="this client's certificate (PEM), for tls:// addresses")

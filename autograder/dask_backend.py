@@ -5,7 +5,9 @@ the grading moves. :class:`DaskGrader` is the batch's grader: it registers a :cl
 the scheduler, which every worker (and every worker that joins or restarts later) sets up: it unpacks
 the files the plugin carries (``graders/conftest.py``, ``graders/<assignment>/``, ``source/<assignment>/``)
 into a private course folder in its Dask scratch space and opens an :class:`~autograder.service.Autograder`
-there, zygote, sandboxes and self-check included. Workers need no copy of the course. Each submission is one
+there, zygote, sandboxes and self-check included. Workers need no copy of the course. When the batch ends
+each worker keeps that grader warm for ``--keep-warm`` seconds (600): the next batch of the same files
+(a late submission, a regrade) adopts it and starts at once; other files, or the time running out, close it. Each submission is one
 task: the bytes the batch read go to a worker, which writes them to a private file, runs them in its
 sandboxes, judges them, and returns ``SubmissionResult.to_dict()``; results stream back as they finish.
 
@@ -16,12 +18,16 @@ again ends as Dask's ``KilledWorker`` after the scheduler's ``allowed-failures``
 and is recorded with zero and a clear error; the cluster goes on. An unreachable scheduler is an error
 in seconds that names the address. The plugin carries hidden graders, so give the cluster TLS
 certificates (``--tls-ca-file``, ``--tls-cert``, ``--tls-key``, a ``tls://`` address) on any network
-that others share; the plugin is removed from the cluster when the batch ends.
+that others share; the plugin is removed from the scheduler when the batch ends (workers that join later
+get nothing), and with ``--keep-warm 0`` from the workers too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import hashlib
+import json
 import shutil
 import socket
 import sys
@@ -88,47 +94,51 @@ def _forget_modules(*paths: Path) -> None:
 _JUDGING = threading.Lock()  # pytest runs one session at a time in a process, whichever the assignment
 
 
-class GraderPlugin(WorkerPlugin):
-    """A warm Autograder on each worker, built from the course files this plugin carries.
+def files_digest(files: dict[str, bytes], isolation: str | None) -> str:
+    """Names a version of an assignment's course files (and the isolation asked for): a warm grader of the
+    same digest grades exactly as a new one would."""
+    h = hashlib.sha256(f"{isolation}\n".encode())
+    for name in sorted(files):
+        h.update(f"{name}\n{len(files[name])}\n".encode())
+        h.update(files[name])
+    return h.hexdigest()
 
-    The files go to ``autograder-course/`` in the worker's scratch folder (Dask removes it with the
-    worker, even one that was killed): one folder for every assignment, so that each grader sees the
-    same ``graders/conftest.py`` path, which pytest insists on. The Autograder lives in a thread of its
-    own for as long as the plugin: the zygote dies with the thread that started it (``PR_SET_PDEATHSIG``),
-    so no pool thread may start it.
+
+class WarmGrader:
+    """One worker's Autograder for one version of an assignment, in a thread of its own.
+
+    The zygote dies with the thread that started it (``PR_SET_PDEATHSIG``), so no pool thread may
+    start it, and the thread lives as long as the grader. Between batches it is parked for
+    ``--keep-warm`` seconds (:data:`HELD`), so that the next batch of the same files starts at once;
+    :meth:`close` ends the zygote and removes the unpacked files.
     """
 
-    def __init__(self, assignment: str, files: dict[str, bytes], isolation: str | None = None):
-        self.assignment, self.files, self.isolation = assignment, files, isolation
-        self.name = f"autograder-{assignment}"  # a later batch of the same assignment replaces it
+    def __init__(self, assignment: str, digest: str, course: Path, nthreads: int, isolation, address: str):
+        self.assignment, self.digest, self.course, self.nthreads = assignment, digest, course, nthreads
+        self.grader, self.error, self._expiry = None, None, None
+        self.ready, self._stop = threading.Event(), threading.Event()
+        self._args = (isolation, address)
 
-    async def setup(self, worker) -> None:
-        self.grader, self.error = None, None
-        self.course = Path(worker.local_directory).resolve() / "autograder-course"
-        self._ready, self._stop = threading.Event(), threading.Event()
-        args = (worker.state.nthreads, worker.address)
-        self._holder = threading.Thread(target=self._hold, args=args, name=self.name, daemon=True)
-        self._holder.start()
-        while not self._ready.is_set():  # the zygote imports torch: seconds, without blocking the worker
-            await asyncio.sleep(0.05)
-        if self.error is not None:
-            raise self.error
+    def start(self, files: dict[str, bytes]) -> None:
+        self._thread = threading.Thread(target=self._hold, args=(files,), name=f"autograder-{self.assignment}")
+        self._thread.daemon = True
+        self._thread.start()
 
-    def _hold(self, nthreads: int, address: str) -> None:
+    def _hold(self, files: dict[str, bytes]) -> None:
         from autograder.service import Autograder
 
+        isolation, address = self._args
         try:
             self.course.mkdir(mode=0o700, exist_ok=True)
             with _JUDGING:  # the Autograder collects the grader's tests with pytest
                 self._forget()
-                unpack_course(self.files, self.course, self.assignment)
-                self.grader = Autograder(self.assignment, self.course, jobs=nthreads, isolation=self.isolation)
+                unpack_course(files, self.course, self.assignment)
+                self.grader = Autograder(self.assignment, self.course, jobs=self.nthreads, isolation=isolation)
         except Exception as err:
             self.error = SetupError(f"on Dask worker {address}: {err}")
             return
         finally:
-            self.files = None  # the unpacked copy is all this worker keeps
-            self._ready.set()
+            self.ready.set()
         self._stop.wait()
         self.grader.close()
         with _JUDGING:
@@ -139,37 +149,134 @@ class GraderPlugin(WorkerPlugin):
     def _forget(self) -> None:
         _forget_modules(self.course / "graders" / self.assignment, self.course / "graders" / "conftest.py")
 
-    async def teardown(self, worker) -> None:
+    def fits(self, digest: str, nthreads: int) -> bool:
+        """Whether this grader, built and alive, can grade a batch of ``digest`` on ``nthreads`` threads."""
+        alive = self.grader is not None and self.grader.runner.zygote.proc.poll() is None
+        return alive and not self._stop.is_set() and (self.digest, self.nthreads) == (digest, nthreads)
+
+    def park(self, seconds: float) -> None:
+        """Keep it warm for ``seconds`` (until a batch adopts it), then close it."""
+        self._expiry = threading.Timer(seconds, self._expire)
+        self._expiry.daemon = True
+        self._expiry.start()
+
+    def adopt(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expire(self) -> None:
+        with _HELD_LOCK:
+            if HELD.get(self.assignment) is self:
+                del HELD[self.assignment]
+        self.close()
+
+    def close(self) -> None:
+        self.adopt()
         self._stop.set()
-        while self._holder.is_alive():  # closing the zygote takes a moment
+        self._thread.join()
+
+
+HELD: dict[str, WarmGrader] = {}  # this worker process's graders, by assignment (one version each)
+_HELD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_held() -> None:
+    """A worker that shuts down closes what it keeps warm (zygotes, cgroups, unpacked graders)."""
+    with _HELD_LOCK:
+        held = list(HELD.values())
+        HELD.clear()
+    for warm in held:
+        warm.close()
+
+
+class GraderPlugin(WorkerPlugin):
+    """A warm Autograder on each worker, built from the course files this plugin carries.
+
+    The files go to ``autograder-course/`` in the worker's scratch folder (Dask removes it with the
+    worker, even one that was killed): one folder for every assignment, so that each grader sees the
+    same ``graders/conftest.py`` path, which pytest insists on. A worker that still keeps a grader of the
+    same files warm from an earlier batch (``keep_warm`` seconds after it) adopts it: no zygote to start,
+    no self-check to run. Otherwise the old one is closed and a new one built.
+    """
+
+    def __init__(self, assignment: str, files: dict[str, bytes], isolation: str | None = None, keep_warm: float = 0):
+        self.assignment, self.files, self.isolation, self.keep_warm = assignment, files, isolation, keep_warm
+        self.digest = files_digest(files, isolation)
+        self.name = f"autograder-{assignment}"  # a later batch of the same assignment replaces it
+
+    async def setup(self, worker) -> None:
+        nthreads, course = worker.state.nthreads, Path(worker.local_directory).resolve() / "autograder-course"
+        with _HELD_LOCK:
+            old = HELD.pop(self.assignment, None)
+            if old is not None and old.fits(self.digest, nthreads):
+                old.adopt()
+                self.warm, self.adopted = old, True
+            else:
+                self.warm = WarmGrader(self.assignment, self.digest, course, nthreads, self.isolation, worker.address)
+                self.adopted = False
+            HELD[self.assignment] = self.warm
+        files, self.files = self.files, None  # the unpacked copy is all this worker keeps
+        if not self.adopted:
+            if old is not None:
+                await asyncio.to_thread(old.close)
+            self.warm.start(files)
+        while not self.warm.ready.is_set():  # the zygote imports torch: seconds, without blocking the worker
             await asyncio.sleep(0.05)
+        if self.warm.error is not None:
+            with _HELD_LOCK:
+                if HELD.get(self.assignment) is self.warm:
+                    del HELD[self.assignment]
+            raise self.warm.error
+
+    async def teardown(self, worker) -> None:
+        """Park the grader for ``keep_warm`` seconds, or close it now (0)."""
+        warm = getattr(self, "warm", None)
+        if warm is None or warm.error is not None:
+            return
+        if self.keep_warm > 0:
+            with _HELD_LOCK:
+                if HELD.get(self.assignment) is warm:
+                    warm.park(self.keep_warm)
+                    return
+        with _HELD_LOCK:
+            if HELD.get(self.assignment) is warm:
+                del HELD[self.assignment]
+        await asyncio.to_thread(warm.close)  # closing the zygote takes a moment
 
     def describe(self) -> dict:
-        return {"isolation": str(self.grader.isolation), "layers": self.grader.layers}
+        grader = self.warm.grader
+        return {"isolation": str(grader.isolation), "layers": grader.layers, "adopted": self.adopted}
 
-    def grade(self, data: bytes) -> dict:
-        """Grade one submission's bytes from a private file; the sandboxes run ``nthreads`` at a time."""
-        self._ready.wait()
-        if self.grader is None:
-            raise SetupError(str(self.error))
-        folder = Path(tempfile.mkdtemp(prefix="submission-", dir=self.course))
+    def grade(self, data: bytes) -> str:
+        """Grade one submission's bytes from a private file; the sandboxes run ``nthreads`` at a time.
+
+        Returns the result record as JSON text: one string for Dask to size and send, not a nest of dicts.
+        """
+        grader = self.warm.grader
+        folder = Path(tempfile.mkdtemp(prefix="submission-", dir=self.warm.course))
         try:
             path = folder / f"{self.assignment}.ipynb"
             path.write_bytes(data)
-            run = self.grader.run_sandbox(path)
+            run = grader.run_sandbox(path)
             with _JUDGING:
-                return self.grader.judge(run).to_dict()
+                return json.dumps(grader.judge(run).to_dict())
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _grade_on_worker(plugin_name: str, data: bytes) -> dict:
-    """The task: grade ``data`` with this worker's plugin."""
+def _grade_on_worker(plugin_name: str, digest: str, data: bytes) -> str:
+    """The task: grade ``data`` with this worker's plugin, if it carries the batch's version of the files."""
     from distributed import get_worker
 
     plugin = get_worker().plugins.get(plugin_name)
-    if not isinstance(plugin, GraderPlugin):
-        raise SetupError(f"this Dask worker has no {plugin_name} plugin (removed by another batch?); rerun the batch")
+    if not isinstance(plugin, GraderPlugin) or plugin.digest != digest:
+        what = "no" if not isinstance(plugin, GraderPlugin) else "another version of the"
+        raise SetupError(
+            f"this Dask worker has {what} {plugin_name} plugin (replaced by another batch of this assignment?); "
+            "rerun the batch"
+        )
     return plugin.grade(data)
 
 
@@ -249,8 +356,9 @@ class DaskGrader:
         self.source_roles = source_roles(self.source_nb)
         self.address, self.cluster, self.client = args.scheduler, None, None
         timeout = args.scheduler_timeout
-        plugin = GraderPlugin(args.assignment, course_files(course_dir, args.assignment), args.isolation)
-        self.plugin_name = plugin.name
+        files = course_files(course_dir, args.assignment)
+        plugin = GraderPlugin(args.assignment, files, args.isolation, getattr(args, "keep_warm", 0))
+        self.plugin_name, self.digest = plugin.name, plugin.digest
         security = _security(args)  # usage errors first, before any cluster is started or reached
         try:
             from distributed import Client
@@ -273,12 +381,18 @@ class DaskGrader:
                     f"the Dask scheduler at {self.address} has no workers; start some with "
                     f"`dask worker {self.address} --nthreads 1` (README: Scale-out)"
                 ) from None
-            self.client.register_plugin(plugin, name=self.plugin_name)  # every worker: unpack, zygote, self-check
+            self.client.register_plugin(plugin, name=self.plugin_name)  # each worker: adopt, or build and self-check
             described = self.client.run(_describe, self.plugin_name)
         except BaseException:
             self.close()
             raise
         self.isolation, self.layers = _combine(described)
+        warm = sum(d["adopted"] for d in described.values())
+        print(
+            f"Dask cluster {self.address}: {len(described)} workers, {self._threads()} threads; "
+            f"{warm} kept this assignment's grader warm from an earlier batch",
+            file=sys.stderr,
+        )
 
     def _start_local(self, workers: int, security) -> None:
         from distributed import Client, LocalCluster
@@ -333,7 +447,8 @@ class DaskGrader:
                 if path is None:
                     return
                 path = str(path)
-                future = self.client.submit(_grade_on_worker, self.plugin_name, Path(path).read_bytes(), pure=False)
+                data = Path(path).read_bytes()
+                future = self.client.submit(_grade_on_worker, self.plugin_name, self.digest, data, pure=False)
                 in_flight[future] = path
                 done.add(future)
 
@@ -343,7 +458,7 @@ class DaskGrader:
                 path = in_flight.pop(future)
                 hand_over()
                 try:
-                    result = SubmissionResult.from_dict(future.result())
+                    result = SubmissionResult.from_dict(json.loads(future.result()))
                 except KilledWorker as err:
                     tries, last = err.allowed_failures + 1, getattr(err.last_worker, "address", err.last_worker)
                     result = self.judge_error(path, KILLED.format(times=_times(tries)))

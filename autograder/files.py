@@ -47,6 +47,27 @@ def file_kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
+def owner_is_gone(name: str, prefix: str = "autograder-") -> bool:
+    """Whether a folder named ``<prefix><pid>-...`` was left by a process that no longer exists.
+
+    Judges name their working folders and cgroups so: one killed before it could clean up (SIGKILL,
+    the OOM killer, a Dask worker's SIGTERM) leaves them behind, and the next judge removes them.
+
+    >>> owner_is_gone(f"autograder-{os.getpid()}-1"), owner_is_gone("autograder-x")
+    (False, False)
+    """
+    pid = name.removeprefix(prefix).partition("-")[0] if name.startswith(prefix) else ""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 def atomic_write(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)

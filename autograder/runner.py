@@ -32,6 +32,7 @@ from autograder.assignment import (
     student_course_lib,
 )
 from autograder.channel import Budget, Zygote, run_once
+from autograder.files import owner_is_gone
 from autograder.notebook import SubmissionError, cell_positions, program_cells, read_notebook, source_roles
 from autograder.probes import STATUSES, Outcome
 from autograder.sandbox import Isolation, Limits, SandboxConfig, kill_uid, level_works, uid_processes
@@ -63,6 +64,13 @@ def start_zygote(assignment: str, course_dir: str | Path) -> Zygote:
     return Zygote(preload_modules(grader_path))
 
 
+def _sweep_workdirs(parent: Path) -> None:
+    """Remove the working folders (private root, student ``course_lib``) that killed judges left."""
+    for folder in parent.glob("autograder-*"):
+        if folder.is_dir() and owner_is_gone(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class SandboxRunner:
     """Runs submissions of one assignment in sandboxes, ``jobs`` at a time. A context manager."""
 
@@ -85,7 +93,8 @@ class SandboxRunner:
         self.probe_timeout = probe_timeout  # caps each probe's own timeout
         self.submission_timeout = submission_timeout
         self.budget = budget or Budget()
-        self._workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        _sweep_workdirs(Path(tempfile.gettempdir()))
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"autograder-{os.getpid()}-"))
         self._hierarchy: cgroups.Hierarchy | None = None
         try:
             self.isolation = self._choose_isolation(isolation)

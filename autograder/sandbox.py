@@ -29,7 +29,9 @@ import ctypes
 import ctypes.util
 import os
 import resource
+import shutil
 import socket
+import subprocess
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
@@ -274,13 +276,27 @@ def enter_sandbox(config: SandboxConfig) -> None:
             raise SandboxError(f"the seccomp filter could not be loaded: {err}") from None
 
 
+SETPRIV = shutil.which("setpriv")  # util-linux; without it kill_uid forks this process
+KILL_EVERY_PROCESS = "kill -s KILL -- -1; kill -s KILL -- -1; kill -s KILL -- -1"  # forks while killing: next round
+
+
 def kill_uid(uid: int) -> None:
     """Kill every process of ``uid``: a child switches to it and sends SIGKILL to -1 (root only).
 
     Without a pid namespace (the ``unprivileged-user`` level) this is how daemons a submission left
     behind are ended: ``kill(-1)`` reaches every process the sender may signal, which for a
-    dedicated uid is exactly the submission's processes.
+    dedicated uid is exactly the submission's processes. The child is ``setpriv ... sh -c 'kill'``,
+    spawned with vfork: forking the judge's own process (torch loaded, many threads) took 19 ms
+    with the GIL held, once per submission. Where ``setpriv`` is missing or fails, it forks.
     """
+    if SETPRIV is not None:
+        cmd = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c", KILL_EVERY_PROCESS]
+        with contextlib.suppress(OSError):
+            done = subprocess.run(
+                cmd, env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if done.returncode == 0:
+                return
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:

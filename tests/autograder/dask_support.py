@@ -141,3 +141,14 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def warm_graders(dask_worker) -> dict:
+    """In a worker (``client.run``): what it keeps warm, ``{assignment: [digest, zygote pid]}``, and under
+    ``"unpacked"`` the assignments whose graders lie unpacked in its scratch folder."""
+    from autograder.dask_backend import HELD
+
+    held = {a: [w.digest, w.grader.runner.zygote.proc.pid] for a, w in HELD.items() if w.grader is not None}
+    graders = Path(dask_worker.local_directory) / "autograder-course" / "graders"
+    held["unpacked"] = sorted(p.name for p in graders.glob("*") if p.is_dir())
+    return held

@@ -104,3 +104,44 @@ def test_a_real_group_is_limited_killed_and_removed():
         assert not any(d.exists() for d in group.dirs.values())
     finally:
         h.close()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_groups_left_by_a_killed_judge_are_removed_and_others_kept(tmp_path):
+    root = tmp_path / "cg"
+    for c in cgroups.V1_CONTROLLERS:
+        (root / c / "box").mkdir(parents=True)
+    box = root / "memory" / "box"
+    left = box / f"autograder-{dead_pid()}-7f00"
+    (left / "sandbox-3").mkdir(parents=True)
+    (left / "memory.limit_in_bytes").write_text("1")  # a file: a real group's control files go with rmdir
+    live, other = box / f"autograder-{os.getpid()}-7f01", box / "autograder-test"
+    live.mkdir()
+    other.mkdir()
+    mountinfo = V1_MOUNTINFO.format(root=root)
+    own = "".join(f"{i}:{c}:/box\n" for i, c in enumerate(cgroups.V1_CONTROLLERS, 1))
+    open_hierarchy("autograder-new", [os.getpid()], proc=fake_proc(tmp_path, mountinfo, own))
+    assert not (left / "sandbox-3").exists()  # on a fake tree the control file keeps the folder itself
+    assert live.is_dir() and other.is_dir() and (box / "autograder-new").is_dir()
+
+
+def test_a_real_group_left_by_a_killed_judge_is_removed():
+    """A judge SIGKILLed with sandbox groups open: the next judge on this machine removes them."""
+    try:
+        h = open_hierarchy(f"autograder-{dead_pid()}-7f00", [os.getpid()])
+    except (CgroupError, OSError) as err:
+        pytest.skip(f"no usable cgroups here: {err}")
+    group = h.create(LIMITS)  # never removed, as by a judge that was killed
+    assert all(d.exists() for d in group.dirs.values())
+    fresh = open_hierarchy(f"autograder-{os.getpid()}-7f01", [os.getpid()])
+    try:
+        assert not any(d.exists() for d in group.dirs.values())
+        assert not any(d.exists() for d in h.base.values())
+    finally:
+        fresh.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bench.bench_autograder import make_course
-from tests.autograder.dask_support import ENV, KILLER, Cluster
+from tests.autograder.dask_support import ENV, KILLER, Cluster, warm_graders
 from tests.support import ROOT, make_submission, reference_answer
 
 pytestmark = pytest.mark.slow
@@ -149,6 +149,53 @@ def test_a_second_run_grades_nothing(cluster, killed_mid_batch, tmp_path):
     assert f"{N} already graded" in proc.stdout
     assert not saves.exists(), "nothing was saved"
     assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_workers_keep_the_grader_warm_between_batches_until_the_files_change(pristine, local, cluster, tmp_path):
+    """A batch of the same files adopts each worker's warm grader (same zygote, no self-check); an edited
+    grader is a new version, built anew; ``--keep-warm 0`` leaves nothing on the workers, and a short
+    keep-warm expires."""
+    cluster.wait_for_workers(2)
+    course = clone(pristine, tmp_path / "course", keep=4)
+    batch = ["batch", ASSIGNMENT, "--course-dir", str(course), "--scheduler", cluster.address, "--force"]
+
+    def held() -> dict:
+        with cluster.client() as client:
+            return client.run(warm_graders)
+
+    autograder(*batch)
+    first = held()
+    assert all(list(w) == [ASSIGNMENT, "unpacked"] and w["unpacked"] == [ASSIGNMENT] for w in first.values()), first
+    proc = autograder(*batch)
+    assert "2 workers, 2 threads; 2 kept this assignment's grader warm" in proc.stderr, proc.stderr
+    assert held() == first, "the same zygotes graded the second batch"
+
+    grader = course / "graders" / ASSIGNMENT / f"test_{ASSIGNMENT}.py"
+    grader.write_text(grader.read_text() + "\n# edited by the instructor\n")
+    proc = autograder(*batch)
+    assert "0 kept this assignment's grader warm" in proc.stderr, proc.stderr
+    edited = held()
+    for address, (digest, zygote) in ((a, w[ASSIGNMENT]) for a, w in edited.items()):
+        assert digest != first[address][ASSIGNMENT][0] and zygote != first[address][ASSIGNMENT][1]
+    got, theirs = records(course), records(local)
+    assert all(outcome(got[s]) == outcome(theirs[s]) for s in got) and len(got) == 4
+
+    autograder(*batch, "--keep-warm", "0")
+    assert all(w == {"unpacked": []} for w in held().values()), "nothing is left on the workers"
+    autograder(*batch, "--keep-warm", "1")
+    assert all(ASSIGNMENT in w for w in held().values())
+    time.sleep(3)
+    assert all(w == {"unpacked": []} for w in held().values()), "the keep-warm expired"
+
+
+def test_a_task_for_another_version_of_the_files_is_refused(cluster):
+    from autograder.assignment import SetupError
+    from autograder.dask_backend import _grade_on_worker
+
+    with cluster.client() as client:
+        future = client.submit(_grade_on_worker, f"autograder-{ASSIGNMENT}", "0" * 64, b"{}", pure=False)
+        with pytest.raises(SetupError, match="has (no|another version of the) autograder-ps1_bradley_terry plugin"):
+            future.result(timeout=60)
 
 
 def test_paths_are_taken_one_per_free_worker_thread(pristine, cluster, tmp_path, monkeypatch):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
 
+from autograder import sandbox
 from autograder.assignment import SetupError
 from autograder.runner import BASE_UID
-from autograder.sandbox import LEVELS, Isolation, level_works
+from autograder.sandbox import LEVELS, Isolation, kill_uid, level_works
 from autograder.service import Autograder
 from tests.autograder.test_adversarial import ASSIGNMENT, DAEMON, MAX, NOTHING, attack
 from tests.support import COURSE, make_submission
@@ -46,6 +48,26 @@ def test_each_working_level_grades_and_cleans_up(level, tmp_path):
     assert not _processes_of(uids)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="kill_uid switches uid: root only")
+@pytest.mark.parametrize("spawn", ["setpriv", "fork"])
+def test_kill_uid_ends_every_process_of_that_uid_and_no_other(spawn, monkeypatch):
+    if spawn == "fork":
+        monkeypatch.setattr(sandbox, "SETPRIV", None)
+    elif sandbox.SETPRIV is None:
+        pytest.skip("no setpriv here: kill_uid forks")
+    uid = BASE_UID + 4095  # the top of the runner's uid range, which a one-job test does not reach
+    victims = [subprocess.Popen(["sleep", "60"], user=uid, start_new_session=True) for _ in range(2)]
+    bystander = subprocess.Popen(["sleep", "60"], user=uid - 1, start_new_session=True)
+    try:
+        kill_uid(uid)
+        assert [v.wait(timeout=5) for v in victims] == [-9, -9]
+        assert bystander.poll() is None
+    finally:
+        for proc in (*victims, bystander):
+            proc.kill()
+            proc.wait()
+
+
 def test_unknown_level_is_a_setup_error():
     with pytest.raises(SetupError, match="isolation must be one of"):
         Autograder(ASSIGNMENT, COURSE, jobs=1, isolation="chroot", self_check=False)
@@ -73,3 +95,19 @@ def test_cli_grades_at_the_requested_level(tmp_path):
     assert json.loads(out.read_text())["submissions"][0]["score"] == MAX
     bad = subprocess.run([*cmd, "--isolation", "chroot"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice: 'chroot'" in bad.stderr
+
+
+def test_working_folders_left_by_a_killed_judge_are_removed(tmp_path):
+    from autograder.runner import _sweep_workdirs
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left, live, old = (
+        tmp_path / f"autograder-{dead.pid}-x",
+        tmp_path / f"autograder-{os.getpid()}-y",
+        tmp_path / "autograder-z",
+    )
+    for folder in (left, live, old):
+        (folder / "root").mkdir(parents=True)
+    _sweep_workdirs(tmp_path)
+    assert not left.exists() and live.is_dir() and old.is_dir()
