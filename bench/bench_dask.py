@@ -4,20 +4,23 @@
 
 Both grade copies of one course (ps1_bradley_terry, ``bench/bench_autograder.py``'s variants in
 turn) on this machine. The local backend runs two sandboxes at a time beside one judge; the cluster is
-a ``dask scheduler`` and two ``dask worker --nthreads 1`` on 127.0.0.1, started before the clock
-(a cluster is long-lived). Each side is one cold ``python -m autograder batch`` command, so both pay
+a ``dask scheduler`` and two ``dask worker --nthreads 1 --preload autograder.dask_preload`` on 127.0.0.1
+(as the README starts them), started before the clock (a cluster is long-lived). Each side is one cold ``python -m autograder batch`` command, so both pay
 their own start: the zygote and self-check locally; for Dask's first batch, every worker's imports,
 zygote and self-check; later Dask batches adopt the graders the workers kept warm (``--keep-warm``).
 Runs local, Dask, Dask, local, ... (``--rounds`` of each) so that a load that drifts on a shared machine
 hits both alike, checks that both recorded the same scores, and prints the wall time of each, then the
 Dask backend's overhead (goal < 10%): per submission graded (the batch's own clock, which starts once the
 grader is up), and for the whole command, first and later batches. It may come out negative: the
-local backend judges in one process, while each Dask worker judges in its own.
+local backend judges in one process, while each Dask worker judges in its own. Then the CPU seconds
+each spent (the whole machine's, from /proc/stat) and the seconds a shared host stole meanwhile: steal
+inflates wall times, not CPU seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -25,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +48,25 @@ def grading_seconds(output: str) -> float:
     return float(re.search(r"graded \d+ in ([\d.]+) s", output).group(1))
 
 
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU this machine has spent busy (user, system, interrupts), and seconds stolen by the
+    hypervisor (a shared host: the steal inflates wall times, not these), from /proc/stat."""
+    line = Path("/proc/stat").read_text().splitlines()[0]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def own_cpu(pids: list[int]) -> float:
+    """CPU seconds the processes ``pids`` spent themselves (not their children)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="submissions")
@@ -51,6 +75,8 @@ def main() -> None:
     batch = [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--course-dir"]
     seconds: dict[str, list[float]] = {"local": [], "dask": []}
     grading: dict[str, list[float]] = {"local": [], "dask": []}
+    cpu: dict[str, list[float]] = {"local": [], "dask": []}
+    stolen: dict[str, list[float]] = {"local": [], "dask": []}
     with tempfile.TemporaryDirectory() as tmp:
         pristine = make_course(Path(tmp) / "pristine", args.n)
         start = time.perf_counter()
@@ -64,14 +90,23 @@ def main() -> None:
                     shutil.copytree(pristine, course, symlinks=True)
                     extra = ["--jobs", "2"] if backend == "local" else ["--scheduler", cluster.address]
                     output: list[str] = []
+                    cluster_pids = [p.pid for p in cluster.procs] + list(cluster.wait_for_workers(2).values())
+                    (busy, steal), idle_cluster = machine_cpu(), own_cpu(cluster_pids)
                     seconds[backend].append(timed([*batch, str(course), *extra], ROOT, output)[0])
                     grading[backend].append(grading_seconds(output[0]))
+                    (busy2, steal2), idle_cluster2 = machine_cpu(), own_cpu(cluster_pids)
+                    spent = busy2 - busy
+                    if backend == "local":  # the idle cluster's heartbeats are no part of the local backend
+                        spent -= idle_cluster2 - idle_cluster
+                    cpu[backend].append(spent)
+                    stolen[backend].append(steal2 - steal)
                 same = scores(Path(tmp) / f"local{i}") == scores(Path(tmp) / f"dask{i}")
                 if not same:
                     raise SystemExit(f"round {i}: the two backends recorded different scores")
         finally:
             cluster.stop()
     report(args.n, args.rounds, seconds, grading, cluster_s)
+    report_cpu(args.n, cpu, stolen)
 
 
 def report(n: int, rounds: int, seconds: dict, grading: dict, cluster_s: float) -> None:
@@ -109,6 +144,26 @@ def report(n: int, rounds: int, seconds: dict, grading: dict, cluster_s: float) 
         f"Dask first {cold[0] - grading['dask'][0]:.1f} s"
         + (f", later {mean(warm) - mean(grading['dask'][1:]):.1f} s" if warm else "")
     )
+
+
+def report_cpu(n: int, cpu: dict, stolen: dict) -> None:
+    """What each backend cost in CPU: the figure a shared host's steal does not move."""
+    print("CPU seconds, the whole machine (local runs without the idle cluster's heartbeats), and steal:")
+    for backend in ("local", "dask"):
+        xs, steal = cpu[backend], stolen[backend]
+        runs = ", ".join(f"{x:.1f}" for x in xs)
+        print(
+            f"  {backend:<5}: {sum(xs) / len(xs):6.1f} s CPU, {1000 * sum(xs) / len(xs) / n:5.0f} ms/submission "
+            f"({runs}); stolen by the host {', '.join(f'{x:.1f}' for x in steal)} s"
+        )
+    local, cold, warm = cpu["local"], cpu["dask"][:1], cpu["dask"][1:]
+    mean_local = sum(local) / len(local)
+    for name, xs in (("first batch", cold), ("later batches", warm)):
+        if xs:
+            extra = sum(xs) / len(xs) - mean_local
+            print(
+                f"  Dask CPU overhead, {name}: {1000 * extra / n:+.0f} ms/submission, {100 * extra / mean_local:+.1f}%"
+            )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ class Cluster:
     """A ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1; :meth:`stop` ends them.
 
     ``tls``: (CA file, certificate, key), for the scheduler, the workers and :meth:`client` alike.
-    ``hooks``: the workers preload this module (:func:`dask_setup`). The logs are in ``folder``.
+    The workers preload :mod:`autograder.dask_preload`, as the README starts them, and with ``hooks``
+    this module (:func:`dask_setup`). The logs are in ``folder``.
     """
 
     def __init__(self, folder: Path, workers: int, tls: tuple | None = None, env: dict | None = None, hooks=False):
@@ -43,7 +44,7 @@ class Cluster:
         protocol = ["--protocol", "tls"] if tls else []
         self._start("scheduler", "dask_scheduler", "--host", "127.0.0.1", "--port", "0", *protocol)
         self.address = self._address(folder / "scheduler.json")
-        preload = ["--preload", __name__] if hooks else []
+        preload = ["--preload", "autograder.dask_preload"] + (["--preload", __name__] if hooks else [])
         for i in range(workers):
             self._start(f"worker{i}", "dask_worker", "--nthreads", "1", *preload)
         self.pids = self.wait_for_workers(workers)
