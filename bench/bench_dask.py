@@ -33,7 +33,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.bench_autograder import ASSIGNMENT, make_course, timed  # noqa: E402
+from bench.bench_autograder import ASSIGNMENT, machine_cpu, make_course, timed  # noqa: E402
 from tests.autograder.dask_support import Cluster  # noqa: E402
 
 
@@ -46,15 +46,6 @@ def scores(course: Path) -> list[str]:
 def grading_seconds(output: str) -> float:
     """The batch's own "graded N in X s": the grading phase alone, after the grader (or plugin) is up."""
     return float(re.search(r"graded \d+ in ([\d.]+) s", output).group(1))
-
-
-def machine_cpu() -> tuple[float, float]:
-    """Seconds of CPU this machine has spent busy (user, system, interrupts), and seconds stolen by the
-    hypervisor (a shared host: the steal inflates wall times, not these), from /proc/stat."""
-    line = Path("/proc/stat").read_text().splitlines()[0]
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
-    tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def own_cpu(pids: list[int]) -> float:
