@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import json
 import shutil
@@ -37,6 +38,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError
 from functools import cached_property
+from multiprocessing import resource_tracker
 from pathlib import Path, PurePosixPath
 
 from distributed import WorkerPlugin
@@ -493,6 +495,10 @@ class DaskGrader:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+            # The workers' processes are gone; stop multiprocessing's resource tracker too, so that nothing
+            # this command started is still running when it returns (it would exit on its own a moment later).
+            with contextlib.suppress(Exception):
+                resource_tracker._resource_tracker._stop()
 
     def __enter__(self) -> DaskGrader:
         return self

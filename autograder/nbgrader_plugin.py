@@ -171,7 +171,7 @@ class SandboxAutograde(NbGraderPreprocessor):
         course_dir = _check_layout(_coursedir(self), assignment, student, info["notebook"])
         grader = GRADERS.get(course_dir, assignment, self.log)
         paths = BatchPaths(course_dir, assignment)
-        with tempfile.TemporaryDirectory(prefix="autograder-nbgrader-") as spool:
+        with tempfile.TemporaryDirectory(prefix=f"autograder-{os.getpid()}-nbgrader-") as spool:
             found, skipped = find_submissions(course_dir, assignment, Path(spool), lambda s: s.student == student)
             mine = [s for s in found if s.student == student]
             if not mine:

@@ -65,7 +65,7 @@ def start_zygote(assignment: str, course_dir: str | Path) -> Zygote:
 
 
 def _sweep_workdirs(parent: Path) -> None:
-    """Remove the working folders (private root, student ``course_lib``) that killed judges left."""
+    """Remove the working folders (private root, student ``course_lib``, spools) that killed judges left."""
     for folder in parent.glob("autograder-*"):
         if folder.is_dir() and owner_is_gone(folder.name):
             shutil.rmtree(folder, ignore_errors=True)

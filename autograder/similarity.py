@@ -54,6 +54,7 @@ hash and would move scores from run to run.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -227,7 +228,7 @@ def read_students(course_dir: Path, assignment: str, roles: dict, cap: int) -> t
     from autograder.notebook import SubmissionError, read_notebook
 
     students, skipped = [], {}
-    with tempfile.TemporaryDirectory(prefix="autograder-similarity-") as spool:
+    with tempfile.TemporaryDirectory(prefix=f"autograder-{os.getpid()}-similarity-") as spool:
         found, bad_names = find_submissions(course_dir, assignment, Path(spool))
         for line in bad_names:
             print(f"skipped {line}", file=sys.stderr)

@@ -105,6 +105,9 @@ def serve(sock: socket.socket, modules: list[str]) -> None:
     hello = {"ready": True, "level": level, "loaded": loaded, "failed": failed, "seccomp": syscalls.UNAVAILABLE}
     sock.sendall(json.dumps(hello).encode())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # reap supervisors automatically
+    # A sandbox's init whose supervisor the judge killed first is re-parented here, and reaped at once,
+    # rather than to the machine's pid 1, which may leave it a zombie in the judge's session for a while.
+    sandbox.prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
     zygote_pid = os.getpid()
     while True:
         msg, fds, _, _ = socket.recv_fds(sock, 4096, 3)

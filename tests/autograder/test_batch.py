@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,9 +71,22 @@ def interrupted(course):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {s: (p.stat().st_mtime_ns, p.read_text()) for s, p in records(course).items()}
+
+    def left() -> list[str]:  # the killed batch's spool and sandbox folders
+        return sorted(p.name for p in Path(tempfile.gettempdir()).glob(f"autograder-{proc.pid}-*"))
+
+    folders = left()
     # the kill is a crash with carol alone in flight: --max-crashes 2 grades her again instead of giving zero
-    rerun = autograder("batch", ASSIGNMENT, "--course-dir", str(course), "--jobs", "2", "--max-crashes", "2")
-    return {"before": before, "rerun": rerun}
+    cmd[-1:] = ["2", "--max-crashes", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    # the moment it returns, nothing it started is left in its session, not even a zombie
+    survivors = subprocess.run(["ps", "-o", "pid,stat,args", "--no-headers", "-s", str(proc.pid)],
+                               capture_output=True, text=True).stdout  # fmt: skip
+    rerun = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return {"before": before, "rerun": rerun, "folders": folders, "folders_after": left(), "survivors": survivors}
 
 
 def test_a_killed_batch_left_only_complete_records(interrupted):
@@ -80,6 +94,16 @@ def test_a_killed_batch_left_only_complete_records(interrupted):
     assert 2 <= len(before) < 5, "the kill must land mid-batch"
     for _, text in before.values():
         json.loads(text)  # atomic writes: never half a record
+
+
+def test_the_next_batch_removes_the_folders_the_killed_one_left(interrupted):
+    left = interrupted["folders"]
+    assert any("-batch-" in name for name in left) and len(left) >= 2, left  # its spool and sandbox folder
+    assert interrupted["folders_after"] == []
+
+
+def test_nothing_the_batch_started_outlives_it(interrupted):
+    assert interrupted["survivors"] == ""
 
 
 def test_the_rerun_finishes_without_regrading_what_was_done(course, interrupted):

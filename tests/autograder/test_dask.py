@@ -188,6 +188,24 @@ def test_workers_keep_the_grader_warm_between_batches_until_the_files_change(pri
     assert all(w == {"unpacked": []} for w in held().values()), "the keep-warm expired"
 
 
+def test_a_local_cluster_grades_like_the_local_backend_and_leaves_no_process(pristine, local, tmp_path):
+    """``--scheduler local:2``: this command starts the cluster, grades on it and ends it, workers included."""
+    course = clone(pristine, tmp_path / "course", keep=4)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--course-dir", str(course), "--scheduler", "local:2"],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert "2 workers, 2 threads" in err
+    got, theirs = records(course), records(local)
+    assert sorted(got) == sorted(theirs)[:4]
+    assert all(outcome(got[s]) == outcome(theirs[s]) for s in got)
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not left, f"processes of the batch's session outlived it: {left}"
+
+
 def test_a_task_for_another_version_of_the_files_is_refused(cluster):
     from autograder.assignment import SetupError
     from autograder.dask_backend import _grade_on_worker
