@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.bench_autograder import ASSIGNMENT, machine_cpu, make_course, timed  # noqa: E402
+from bench.bench_autograder import ASSIGNMENT, grading_seconds, machine_cpu, make_course, timed  # noqa: E402
 from tests.autograder.dask_support import Cluster  # noqa: E402
 
 
@@ -41,11 +40,6 @@ def scores(course: Path) -> list[str]:
     """scores.csv without its seconds column."""
     lines = (course / "reports" / ASSIGNMENT / "scores.csv").read_text().splitlines()
     return [line.rsplit(",", 1)[0] for line in lines]
-
-
-def grading_seconds(output: str) -> float:
-    """The batch's own "graded N in X s": the grading phase alone, after the grader (or plugin) is up."""
-    return float(re.search(r"graded \d+ in ([\d.]+) s", output).group(1))
 
 
 def own_cpu(pids: list[int]) -> float:
