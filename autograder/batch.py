@@ -50,7 +50,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder.assignment import SetupError
-from autograder.files import FileTooLarge, NotPlainFile, atomic_write, open_folder, read_regular_file
+from autograder.files import FileTooLarge, NotPlainFile, atomic_write, open_folder, owned_name, read_regular_file
 from autograder.notebook import MAX_BYTES
 from autograder.results import SubmissionResult
 
@@ -370,7 +370,7 @@ def _early_zygote(args):
 
 def _scan_and_grade(args, paths, pending, record_of, boot_id, max_crashes, zygote) -> int:
     course_dir = paths.course_dir
-    with tempfile.TemporaryDirectory(prefix=f"autograder-{os.getpid()}-batch-") as spool:
+    with tempfile.TemporaryDirectory(prefix=owned_name("batch-")) as spool:
         submissions, skipped = find_submissions(course_dir, args.assignment, Path(spool), pending)
         for line in skipped:
             print(f"skipped {line}", file=sys.stderr)

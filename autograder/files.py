@@ -47,6 +47,18 @@ def file_kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
+def owned_name(what: str = "") -> str:
+    """``autograder-<pid>-<what>``: the name of a folder or cgroup this process owns until it ends.
+
+    A judge killed before it could clean up leaves them behind; :func:`owner_is_gone` reads the pid
+    back, so the next judge removes them.
+
+    >>> owner_is_gone(owned_name("batch-")), owned_name("x") == f"autograder-{os.getpid()}-x"
+    (False, True)
+    """
+    return f"autograder-{os.getpid()}-{what}"
+
+
 def owner_is_gone(name: str, prefix: str = "autograder-") -> bool:
     """Whether a folder named ``<prefix><pid>-...`` was left by a process that no longer exists.
 

@@ -37,6 +37,7 @@ from nbformat.v4 import new_notebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.assignment import SetupError, assignment_paths
+from autograder.files import owned_name
 
 SAFE_COMMAND = "python -m autograder grade ASSIGNMENT NOTEBOOK.ipynb --course-dir COURSE_DIR"
 
@@ -171,7 +172,7 @@ class SandboxAutograde(NbGraderPreprocessor):
         course_dir = _check_layout(_coursedir(self), assignment, student, info["notebook"])
         grader = GRADERS.get(course_dir, assignment, self.log)
         paths = BatchPaths(course_dir, assignment)
-        with tempfile.TemporaryDirectory(prefix=f"autograder-{os.getpid()}-nbgrader-") as spool:
+        with tempfile.TemporaryDirectory(prefix=owned_name("nbgrader-")) as spool:
             found, skipped = find_submissions(course_dir, assignment, Path(spool), lambda s: s.student == student)
             mine = [s for s in found if s.student == student]
             if not mine:

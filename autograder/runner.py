@@ -32,7 +32,7 @@ from autograder.assignment import (
     student_course_lib,
 )
 from autograder.channel import Budget, Zygote, run_once
-from autograder.files import owner_is_gone
+from autograder.files import owned_name, owner_is_gone
 from autograder.notebook import SubmissionError, cell_positions, program_cells, read_notebook, source_roles
 from autograder.probes import STATUSES, Outcome
 from autograder.sandbox import Isolation, Limits, SandboxConfig, kill_uid, level_works, uid_processes
@@ -94,7 +94,7 @@ class SandboxRunner:
         self.submission_timeout = submission_timeout
         self.budget = budget or Budget()
         _sweep_workdirs(Path(tempfile.gettempdir()))
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"autograder-{os.getpid()}-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix=owned_name()))
         self._hierarchy: cgroups.Hierarchy | None = None
         try:
             self.isolation = self._choose_isolation(isolation)
@@ -153,9 +153,7 @@ class SandboxRunner:
                 f"System V IPC limits in the sandbox's IPC namespace (shared memory {lim.shm_bytes >> 20} MiB)"
             )
         try:
-            self._hierarchy = cgroups.open_hierarchy(
-                f"autograder-{os.getpid()}-{id(self):x}", [os.getpid(), self.zygote.proc.pid]
-            )
+            self._hierarchy = cgroups.open_hierarchy(owned_name(f"{id(self):x}"), [os.getpid(), self.zygote.proc.pid])
             self._cgroup_limits = cgroups.CgroupLimits(lim.memory_bytes, lim.processes + 2, lim.cpus)
             layers.append(
                 f"{self._hierarchy.describe()} per sandbox: memory {lim.memory_bytes / 2**30:.1f} GiB with shared "

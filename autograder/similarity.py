@@ -54,7 +54,6 @@ hash and would move scores from run to run.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.assignment import SetupError
+from autograder.files import owned_name
 from autograder.similarity_code import Chunk, boilerplate_hashes, code_fingerprints, code_matches
 from autograder.similarity_text import Words, content_words, shingles, written_index, written_matches
 
@@ -228,7 +228,7 @@ def read_students(course_dir: Path, assignment: str, roles: dict, cap: int) -> t
     from autograder.notebook import SubmissionError, read_notebook
 
     students, skipped = [], {}
-    with tempfile.TemporaryDirectory(prefix=f"autograder-{os.getpid()}-similarity-") as spool:
+    with tempfile.TemporaryDirectory(prefix=owned_name("similarity-")) as spool:
         found, bad_names = find_submissions(course_dir, assignment, Path(spool))
         for line in bad_names:
             print(f"skipped {line}", file=sys.stderr)

@@ -32,7 +32,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.bench_autograder import ASSIGNMENT, grading_seconds, machine_cpu, make_course, timed  # noqa: E402
+from bench.bench_autograder import ASSIGNMENT, batch_clocks, machine_cpu, make_course, timed  # noqa: E402
 from tests.autograder.dask_support import Cluster  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main() -> None:
                     cluster_pids = [p.pid for p in cluster.procs] + list(cluster.wait_for_workers(2).values())
                     (busy, steal), idle_cluster = machine_cpu(), own_cpu(cluster_pids)
                     seconds[backend].append(timed([*batch, str(course), *extra], ROOT, output)[0])
-                    grading[backend].append(grading_seconds(output[0]))
+                    grading[backend].append(batch_clocks(output[0])[0])
                     (busy2, steal2), idle_cluster2 = machine_cpu(), own_cpu(cluster_pids)
                     spent = busy2 - busy
                     if backend == "local":  # the idle cluster's heartbeats are no part of the local backend
